@@ -1,0 +1,38 @@
+# Everything installs into .venv; nothing on the machine is assumed but python3.11.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch is pinned here as well as in pyproject so that pip never resolves a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0 -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shoprec demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src/shoprec
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/baselines.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info shoprec-report
