@@ -1,4 +1,4 @@
-"""The one exception tree of shoprec: every error the library raises on purpose derives from here."""
+"""The one exception tree of shoprec: every deliberate error derives from here."""
 
 from __future__ import annotations
 
@@ -63,4 +63,4 @@ class DatasetNotFoundError(ShoprecError, FileNotFoundError):
 
 
 class ArtifactError(ShoprecError):
-    """A saved model or pipeline directory is missing, incomplete or from an incompatible version."""
+    """A saved model or pipeline directory is missing, incomplete or incompatible."""

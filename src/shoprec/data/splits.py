@@ -88,7 +88,7 @@ def temporal_split(
 ) -> Split:
     """Global temporal split by event-count quantiles: the last ``test_fraction`` of events (in
     time) are test and the ``valid_fraction`` before them validation."""
-    if not (0 < valid_fraction and 0 < test_fraction and valid_fraction + test_fraction < 1):
+    if not (valid_fraction > 0 and test_fraction > 0 and valid_fraction + test_fraction < 1):
         raise ValueError(
             f"fractions must be positive and sum below 1, got {valid_fraction}, {test_fraction}"
         )

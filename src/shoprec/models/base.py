@@ -32,16 +32,18 @@ class Recommender(ABC):
 
     Contract
     --------
-    - ``fit(interactions, catalog=None, *, validation=None) -> self``. The item vocabulary ``item_ids_`` is the catalog
-      when given (items without events stay recommendable by models that can use that), otherwise
-      the items seen. Each user's history (item indices, time order) is kept in ``histories_``.
+    - ``fit(interactions, catalog=None, *, validation=None) -> self``. The item vocabulary
+      ``item_ids_`` is the catalog when given (items without events stay recommendable by
+      models that can use that), otherwise the items seen. Each user's history (item indices,
+      time order) is kept in ``histories_``.
     - ``score(histories) -> (n_users, n_items) float32``: batch-first; ``histories`` is a sequence
       of item-index arrays in time order. An empty history gives the model's cold-start scores.
     - ``recommend(users, k=...) -> (ids, scores)`` of shapes ``(n_users, k)``, object and float32,
       best first; items in a user's history are excluded unless ``exclude_seen=False``; unknown
       users are treated as cold. Rows with fewer than ``k`` eligible items are padded with ``""``
       and ``-inf``. ``recommend_user`` is the single-user wrapper.
-    - ``save(path)`` writes a directory (JSON manifest + safetensors); ``Recommender.load`` reads it.
+    - ``save(path)`` writes a directory (JSON manifest + safetensors); ``Recommender.load``
+      reads it.
 
     Subclasses store hyper-parameters as given in a keyword-only ``__init__`` and implement
     ``_fit``, ``_score``, ``_get_state`` and ``_set_state``.

@@ -1,4 +1,4 @@
-"""Most-popular items, optionally weighted towards recent events: the baseline every model must beat."""
+"""Most-popular items, optionally recency-weighted: the baseline every model must beat."""
 
 from __future__ import annotations
 
