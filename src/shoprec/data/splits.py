@@ -15,7 +15,12 @@ import numpy as np
 from shoprec.data.schema import Interactions
 from shoprec.exceptions import ValidationError
 
-__all__ = ["Split", "leave_one_out", "temporal_split", "temporal_split_at"]
+__all__ = [
+    "Split",
+    "leave_one_out",
+    "temporal_split",
+    "temporal_split_at",
+]
 
 
 @dataclass(frozen=True)

@@ -6,4 +6,10 @@ from shoprec.models.base import Recommender, top_k
 from shoprec.models.popularity import Popularity
 from shoprec.models.registry import RECOMMENDERS, create_recommender
 
-__all__ = ["RECOMMENDERS", "Popularity", "Recommender", "create_recommender", "top_k"]
+__all__ = [
+    "RECOMMENDERS",
+    "Popularity",
+    "Recommender",
+    "create_recommender",
+    "top_k",
+]
