@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
+# The shared datasets sit beside the checkout on the team's machines and in CI.
+SHOPREC_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
+export SHOPREC_DATA_DIR
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install demo test test-all lint bench clean
