@@ -42,7 +42,8 @@ def write_results(
         "benchmark": name,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "command": command or "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+        "command": command
+        or "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
         "rows": [dict(row) for row in rows],
     }
     path = RESULTS_DIR / f"{name}.json"
@@ -77,6 +78,12 @@ def _update_markdown(name: str, record: Mapping[str, Any], notes: str) -> None:
     lines.append(f"<!-- {name}:end -->")
     section = "\n".join(lines)
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else _HEADER
-    pattern = re.compile(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    pattern = re.compile(
+        rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S
+    )
+    text = (
+        pattern.sub(lambda _: section, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section + "\n"
+    )
     RESULTS_MD.write_text(text)

@@ -6,11 +6,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from shoprec.exceptions import ShoprecError
+
+if TYPE_CHECKING:
+    from shoprec.data.datasets import Dataset
 
 logger = logging.getLogger("shoprec")
 
@@ -31,7 +34,7 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
-def _load(source: str, data_dir: Path | None):  # noqa: ANN202 - returns a Dataset
+def _load(source: str, data_dir: Path | None) -> Dataset:
     """A named dataset, a directory written by ``shoprec ingest``, or ``synthetic``."""
     from shoprec.data.datasets import load_dataset
     from shoprec.data.local import load_ingested
@@ -72,13 +75,43 @@ def main(ctx: click.Context, verbose: int, data_dir: Path | None) -> None:
 
 
 @main.command()
-@click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="Events file: CSV, JSON Lines or Parquet.")
-@click.option("--catalog", "catalog_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalog file: CSV, JSON Lines or Parquet.")
-@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN", help="Map a shoprec field to a file column, e.g. user_id=CustomerID. Repeatable.")
-@click.option("--item-map", "item_mapping", multiple=True, metavar="FIELD=COLUMN", help="The same for the catalog file.")
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Events file: CSV, JSON Lines or Parquet.",
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Catalog file: CSV, JSON Lines or Parquet.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="Map a shoprec field to a file column, e.g. user_id=CustomerID. Repeatable.",
+)
+@click.option(
+    "--item-map",
+    "item_mapping",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="The same for the catalog file.",
+)
 @click.option("--event-type", help="Event type for every row when the file has no event column.")
-@click.option("--lenient", is_flag=True, help="Write bad rows to a rejects file instead of failing.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to write the ingested dataset to.")
+@click.option(
+    "--lenient", is_flag=True, help="Write bad rows to a rejects file instead of failing."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the ingested dataset to.",
+)
 def ingest(
     events_path: Path,
     catalog_path: Path | None,
@@ -107,19 +140,40 @@ def ingest(
 
 
 @main.command()
-@click.option("--dataset", default=DEFAULT_DATASET, show_default=True, help="Named dataset, ingested directory, or 'synthetic'.")
+@click.option(
+    "--dataset",
+    default=DEFAULT_DATASET,
+    show_default=True,
+    help="Named dataset, ingested directory, or 'synthetic'.",
+)
 @click.option("--model", "model_name", required=True, help="Model name (see `shoprec models`).")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Hyper-parameter, repeatable.")
-@click.option("--seed", type=int, default=0, show_default=True, help="random_state for stochastic models.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to save the model to.")
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="Hyper-parameter, repeatable."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="random_state for stochastic models."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to save the model to.",
+)
 @click.pass_context
-def train(ctx: click.Context, dataset: str, model_name: str, params: tuple[str, ...], seed: int, out: Path) -> None:
+def train(
+    ctx: click.Context, dataset: str, model_name: str, params: tuple[str, ...], seed: int, out: Path
+) -> None:
     """Fit a model on a dataset's training split and save it."""
     from shoprec.models import create_recommender
 
     data = _load(dataset, ctx.obj["data_dir"])
-    model = create_recommender(model_name, **_parse_params(params))
-    if "random_state" in model.get_params() and not any(p.startswith("random_state=") for p in params):
+    try:
+        model = create_recommender(model_name, **_parse_params(params))
+    except (ValueError, TypeError) as error:  # unknown model or hyper-parameter
+        raise click.BadParameter(str(error), param_hint="--model/--param") from None
+    if "random_state" in model.get_params() and not any(
+        p.startswith("random_state=") for p in params
+    ):
         model = create_recommender(model_name, **{**_parse_params(params), "random_state": seed})
     if "progress" in model.get_params():
         model = create_recommender(model_name, **{**model.get_params(), "progress": True})
@@ -130,9 +184,15 @@ def train(ctx: click.Context, dataset: str, model_name: str, params: tuple[str, 
 
 
 @main.command()
-@click.option("--model-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--model-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
 @click.option("--dataset", default=DEFAULT_DATASET, show_default=True)
-@click.option("--report", type=click.Path(file_okay=False, path_type=Path), help="Write report.json and report.html here.")
+@click.option(
+    "--report",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write report.json and report.html here.",
+)
 @click.pass_context
 def evaluate(ctx: click.Context, model_dir: Path, dataset: str, report: Path | None) -> None:
     """Evaluate a saved model on a dataset's test split (full ranking)."""
@@ -149,7 +209,9 @@ def evaluate(ctx: click.Context, model_dir: Path, dataset: str, report: Path | N
 
 
 @main.command()
-@click.option("--model-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--model-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.argument("users", nargs=-1, required=True)
@@ -161,7 +223,11 @@ def recommend(model_dir: Path, k: int, as_json: bool, users: tuple[str, ...]) ->
     ids, scores = model.recommend(list(users), k=k)
     if as_json:
         payload = {
-            user: [{"item_id": i, "score": float(s)} for i, s in zip(row_ids, row_scores, strict=True) if i]
+            user: [
+                {"item_id": i, "score": float(s)}
+                for i, s in zip(row_ids, row_scores, strict=True)
+                if i
+            ]
             for user, row_ids, row_scores in zip(users, ids, scores, strict=True)
         }
         click.echo(json.dumps(payload, indent=2))
@@ -198,12 +264,23 @@ def models() -> None:
 
 
 @main.command()
-@click.option("--dataset", default=None, help=f"Dataset to use (default {DEFAULT_DATASET}, else synthetic).")
-@click.option("--models", "model_names", default=None, help="Comma-separated baselines (default all).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("shoprec-report"), show_default=True)
+@click.option(
+    "--dataset", default=None, help=f"Dataset to use (default {DEFAULT_DATASET}, else synthetic)."
+)
+@click.option(
+    "--models", "model_names", default=None, help="Comma-separated baselines (default all)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("shoprec-report"),
+    show_default=True,
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
-def demo(ctx: click.Context, dataset: str | None, model_names: str | None, out: Path, seed: int) -> None:
+def demo(
+    ctx: click.Context, dataset: str | None, model_names: str | None, out: Path, seed: int
+) -> None:
     """Train and evaluate the baselines on the default dataset and write the report."""
     from shoprec.data.datasets import available_datasets
     from shoprec.evaluation import format_table
@@ -225,7 +302,8 @@ def demo(ctx: click.Context, dataset: str | None, model_names: str | None, out: 
     models = baseline_models(chosen, random_state=seed)
 
     def show(run: Any) -> None:
-        click.echo(f"  {run.name:<18} trained in {run.train_s:6.1f} s   NDCG@10 {run.result.metrics['ndcg@10']:.4f}")
+        ndcg = run.result.metrics["ndcg@10"]
+        click.echo(f"  {run.name:<18} trained in {run.train_s:6.1f} s   NDCG@10 {ndcg:.4f}")
 
     runs = compare_models(models, data, progress=True, on_done=show)
     results = [run.result for run in runs]
@@ -233,7 +311,9 @@ def demo(ctx: click.Context, dataset: str | None, model_names: str | None, out: 
     _write_reports(results, out, data, train_s={run.name: run.train_s for run in runs})
 
 
-def _write_reports(results: list[Any], out: Path, data: Any, train_s: dict[str, float] | None = None) -> None:
+def _write_reports(
+    results: list[Any], out: Path, data: Any, train_s: dict[str, float] | None = None
+) -> None:
     from shoprec.evaluation import write_html_report, write_json
 
     out.mkdir(parents=True, exist_ok=True)
@@ -245,5 +325,7 @@ def _write_reports(results: list[Any], out: Path, data: Any, train_s: dict[str, 
         "train_s": train_s or {},
     }
     write_json(results, out / "report.json", metadata=metadata)
-    html = write_html_report(results, out / "report.html", title=f"shoprec: {data.name}", metadata=metadata)
+    html = write_html_report(
+        results, out / "report.html", title=f"shoprec: {data.name}", metadata=metadata
+    )
     click.echo(f"report written to {html}")

@@ -63,7 +63,9 @@ def compare_models(
     return runs
 
 
-def baseline_models(names: list[str] | None = None, *, random_state: int = 0) -> dict[str, Recommender]:
+def baseline_models(
+    names: list[str] | None = None, *, random_state: int = 0
+) -> dict[str, Recommender]:
     """Fresh instances of the named :data:`BASELINES` (all by default)."""
     chosen = list(BASELINES) if names is None else names
     unknown = sorted(set(chosen) - set(BASELINES))

@@ -1,0 +1,121 @@
+"""The command line end to end on small data: each command's output and files, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from shoprec.cli import main
+
+
+def run(*args: str, data_dir: Path | None = None) -> Result:
+    env = {"SHOPREC_DATA_DIR": str(data_dir)} if data_dir else {}
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def shop_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A shop's orders and products in its own column names; one order row is broken."""
+    events = tmp_path / "orders.csv"
+    rows = ["CustomerID,SKU,OrderDate"]
+    for user in range(30):
+        for step in range(6):
+            rows.append(f"c{user},p{(user + step) % 12},2024-01-{step + 1:02d} 10:{user:02d}:00")
+    rows.append("c99,p1,not-a-date")
+    events.write_text("\n".join(rows) + "\n")
+    catalog = tmp_path / "products.csv"
+    products = [f"p{i},Product {i},Brand{i % 3}" for i in range(12)]
+    catalog.write_text("SKU,Name,Maker\n" + "\n".join(products) + "\n")
+    return events, catalog
+
+
+def ingest_args(events: Path, catalog: Path, out: Path) -> list[str]:
+    return [
+        "ingest",
+        "--events", str(events), "--catalog", str(catalog),
+        "--map", "user_id=CustomerID", "--map", "item_id=SKU", "--map", "timestamp=OrderDate",
+        "--event-type", "purchase",
+        "--item-map", "item_id=SKU", "--item-map", "title=Name", "--item-map", "brand=Maker",
+        "--out", str(out),
+    ]  # fmt: skip
+
+
+def test_ingest_strict_fails_naming_the_bad_row_and_writes_nothing(
+    shop_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "shop"
+    result = CliRunner().invoke(main, ingest_args(*shop_files, out))
+    assert result.exit_code == 2
+    assert "orders.csv" in result.output and "row 181" in result.output
+    assert "timestamp" in result.output
+    assert not out.exists()
+
+
+def test_ingest_train_evaluate_recommend(shop_files: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    ingested = run(*ingest_args(*shop_files, out), "--lenient")
+    assert ingested.exit_code == 0, ingested.output
+    assert "1 rejected" in ingested.output
+    assert (out / "events.parquet").is_file()
+
+    model_dir = tmp_path / "model"
+    trained = run("train", "--dataset", str(out), "--model", "covisitation", "--out", str(model_dir))
+    assert trained.exit_code == 0, trained.output
+    assert (model_dir / "manifest.json").is_file()
+
+    report = tmp_path / "report"
+    evaluated = run(
+        "evaluate", "--model-dir", str(model_dir), "--dataset", str(out), "--report", str(report)
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "ndcg@10" in evaluated.output
+    assert json.loads((report / "report.json").read_text())["results"][0]["metrics"]["users"] > 0
+
+    recommended = run("recommend", "--model-dir", str(model_dir), "-k", "3", "--json", "c1", "nobody")
+    payload = json.loads(recommended.output)
+    assert len(payload["c1"]) == 3 and len(payload["nobody"]) == 3
+    seen = {f"p{(1 + step) % 12}" for step in range(4)}  # c1's training purchases
+    assert not seen & {entry["item_id"] for entry in payload["c1"]}
+
+
+def test_demo_on_synthetic_shop_writes_report(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = run(
+        "demo", "--dataset", "synthetic", "--models", "popularity,covisitation", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "covisitation" in result.output
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "popularity" in html
+    metrics = {
+        r["model"]: r["metrics"] for r in json.loads((out / "report.json").read_text())["results"]
+    }
+    assert metrics["covisitation"]["ndcg@10"] > metrics["popularity"]["ndcg@10"]
+
+
+def test_demo_falls_back_to_synthetic_without_data(tmp_path: Path) -> None:
+    result = run("demo", "--models", "popularity", "--out", str(tmp_path / "r"), data_dir=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "synthetic" in result.output
+
+
+def test_datasets_lists_missing_and_models_lists_baselines(tmp_path: Path) -> None:
+    listed = run("datasets", data_dir=tmp_path)
+    assert "amazon2014_beauty" in listed.output and "missing" in listed.output
+    assert {"popularity", "covisitation", "als", "sasrec"} <= set(run("models").output.split())
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(
+        main, ["train", "--dataset", "amazon2014_beauty", "--model", "popularity", "--out", "m"],
+        env={"SHOPREC_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert missing.exit_code == 2
+    assert "amazon2014_beauty" in missing.output and "Traceback" not in missing.output
+    unknown = CliRunner().invoke(
+        main, ["train", "--dataset", "synthetic", "--model", "nope", "--out", str(tmp_path / "m")]
+    )
+    assert unknown.exit_code != 0 and "nope" in unknown.output
