@@ -62,3 +62,9 @@ def random_interactions() -> Interactions:
             rows.append((f"user{user}", f"item{item}", "click", t))
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "timestamp"])
     return Interactions(frame)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Encoder exports and vector caches go to a per-session directory, not the user's cache."""
+    os.environ["SHOPREC_CACHE_DIR"] = str(tmp_path_factory.mktemp("shoprec-cache"))

@@ -16,6 +16,7 @@ from shoprec.models import RECOMMENDERS, Recommender, create_recommender
 # Settings that keep each model fast on the tiny test data; defaults otherwise.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "als": {"factors": 8, "iterations": 3},
+    "content": {"encoder": "hashing"},
     "sasrec": {"max_epochs": 2, "hidden": 16, "n_layers": 1, "max_len": 10, "batch_size": 32},
 }
 

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from shoprec.models.als import ALS
 from shoprec.models.base import Recommender, top_k
+from shoprec.models.content import ContentBased
+from shoprec.models.covisitation import (
+    DEFAULT_EVENT_WEIGHTS,
+    ItemCoVisitation,
+    event_weights,
+    history_matrix,
+)
 from shoprec.models.popularity import Popularity
 from shoprec.models.registry import RECOMMENDERS, create_recommender
+from shoprec.models.sasrec import SASRec
+from shoprec.models.semantic_search import SemanticSearch
 
 __all__ = [
+    "ALS",
+    "DEFAULT_EVENT_WEIGHTS",
     "RECOMMENDERS",
+    "ContentBased",
+    "ItemCoVisitation",
     "Popularity",
     "Recommender",
+    "SASRec",
+    "SemanticSearch",
     "create_recommender",
+    "event_weights",
+    "history_matrix",
     "top_k",
 ]

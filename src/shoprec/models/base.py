@@ -233,11 +233,17 @@ class Recommender(ABC):
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``k`` largest scores per row, best first.
 
-    ``scores`` has shape ``(n, m)``; returns two ``(n, min(k, m))`` arrays. Within the top, equal
-    scores are ordered by index, so results are deterministic.
+    ``scores`` has shape ``(n, m)``; returns two ``(n, min(k, m))`` arrays. Equal scores are
+    ordered by index, also across the cut at ``k``, so results are deterministic.
     """
     k = min(k, scores.shape[1])
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+    # argpartition picks arbitrarily among items tied with the k-th score: redo those rows
+    for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):
+        above = np.flatnonzero(scores[row] > kth[row])
+        tied = np.flatnonzero(scores[row] == kth[row])
+        part[row] = np.concatenate([above, tied[: k - len(above)]])
     part_scores = np.take_along_axis(scores, part, axis=1)
     # lexsort: primary key descending score, secondary ascending index
     order = np.lexsort((part, -part_scores), axis=1)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from shoprec.models.als import ALS
 from shoprec.models.base import Recommender
+from shoprec.models.content import ContentBased
+from shoprec.models.covisitation import ItemCoVisitation
 from shoprec.models.popularity import Popularity
+from shoprec.models.sasrec import SASRec
 
 __all__ = ["RECOMMENDERS", "create_recommender"]
 
 RECOMMENDERS: dict[str, type[Recommender]] = {
+    ALS.name: ALS,
+    ContentBased.name: ContentBased,
+    ItemCoVisitation.name: ItemCoVisitation,
     Popularity.name: Popularity,
+    SASRec.name: SASRec,
 }
 
 

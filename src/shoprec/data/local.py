@@ -1,0 +1,315 @@
+"""A shop's own files as a stored dataset: what ``shoprec ingest`` writes and the loader for it.
+
+An ingested dataset is a directory::
+
+    manifest.json          format version, sources, ingest reports, counts, timestamp kind
+    events.parquet         Interactions.frame (EVENT_COLUMNS)
+    catalog.parquet        Catalog.frame (ITEM_COLUMNS)
+    events.rejects.csv     rows rejected under the lenient policy (only when there are some)
+    catalog.rejects.csv
+
+It is written into a temporary directory beside ``out`` and renamed into place, so a failed
+ingest leaves nothing at ``out``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shoprec.data.datasets import Dataset
+from shoprec.data.readers import IngestReport, read_catalog, read_events
+from shoprec.data.schema import EVENT_COLUMNS, ITEM_COLUMNS, Catalog, Interactions
+from shoprec.data.splits import Split, leave_one_out, temporal_split
+from shoprec.exceptions import ArtifactError, DatasetNotFoundError, ValidationError
+
+__all__ = [
+    "DATASET_FORMAT_VERSION",
+    "ingest_files",
+    "load_ingested",
+]
+
+logger = logging.getLogger(__name__)
+
+DATASET_FORMAT_VERSION = 1
+_FORMAT = "shoprec-dataset"
+_MANIFEST = "manifest.json"
+_EVENTS = "events.parquet"
+_CATALOG = "catalog.parquet"
+
+
+def ingest_files(
+    events_path: str | Path,
+    catalog_path: str | Path | None = None,
+    *,
+    out: str | Path,
+    event_mapping: Mapping[str, str] | None = None,
+    item_mapping: Mapping[str, str] | None = None,
+    default_event_type: str | None = None,
+    lenient: bool = False,
+    progress: bool = False,
+) -> list[IngestReport]:
+    """Validate a shop's events (and catalog) file and store them as a dataset directory.
+
+    Parameters
+    ----------
+    events_path
+        Events file: CSV, JSON Lines, Parquet or RecBole ``.inter`` (see
+        :func:`~shoprec.data.readers.read_events`).
+    catalog_path
+        Catalog file in the same formats (or ``.item``). Without one, a minimal catalog is made
+        from the events' item ids (title = item id). With one, events on items missing from it
+        are bad rows.
+    out
+        The dataset directory to create. An existing empty directory or earlier ingested
+        dataset is replaced; any other existing path is refused.
+    event_mapping, item_mapping
+        shoprec field -> file column for each file.
+    default_event_type
+        Event type for rows without one.
+    lenient
+        Reject bad rows into ``*.rejects.csv`` in the dataset instead of failing on the first.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    list[IngestReport]
+        The catalog's report (when a catalog file was given), then the events'.
+
+    Raises
+    ------
+    ValidationError
+        For bad rows (strict), missing columns, unreadable files or no valid events at all.
+    ArtifactError
+        When ``out`` exists and is not an ingested dataset or an empty directory.
+    """
+    out = Path(out)
+    _check_target(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.ingest-"))
+    try:
+        reports = _write_dataset(
+            Path(events_path),
+            None if catalog_path is None else Path(catalog_path),
+            staging,
+            out,
+            event_mapping=event_mapping or None,
+            item_mapping=item_mapping or None,
+            default_event_type=default_event_type,
+            policy="lenient" if lenient else "strict",
+            progress=progress,
+        )
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("dataset written to %s", out)
+    return reports
+
+
+def _check_target(out: Path) -> None:
+    if not out.exists():
+        return
+    if out.is_dir() and (not any(out.iterdir()) or _is_dataset(out)):
+        return
+    raise ArtifactError(
+        f"{out} exists and is not an ingested dataset; choose another output directory"
+    )
+
+
+def _is_dataset(path: Path) -> bool:
+    try:
+        return json.loads((path / _MANIFEST).read_text())["format"] == _FORMAT
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Move the finished dataset into place; an earlier one is removed only afterwards."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    retired = out.with_name(f".{out.name}.old-{staging.name}")
+    out.rename(retired)
+    staging.rename(out)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _write_dataset(
+    events_path: Path,
+    catalog_path: Path | None,
+    staging: Path,
+    out: Path,
+    *,
+    event_mapping: Mapping[str, str] | None,
+    item_mapping: Mapping[str, str] | None,
+    default_event_type: str | None,
+    policy: str,
+    progress: bool,
+) -> list[IngestReport]:
+    """Read, validate and write everything into ``staging``; paths in reports point to ``out``."""
+    reports: list[IngestReport] = []
+    catalog: Catalog | None = None
+    if catalog_path is not None:
+        catalog, report = read_catalog(
+            catalog_path,
+            mapping=item_mapping,
+            policy=policy,
+            rejects_path=staging / "catalog.rejects.csv",
+            progress=progress,
+        )
+        reports.append(report)
+    interactions, report = read_events(
+        events_path,
+        mapping=event_mapping,
+        default_event_type=default_event_type,
+        policy=policy,
+        rejects_path=staging / "events.rejects.csv",
+        progress=progress,
+        known_items=None if catalog is None else set(catalog.item_ids),
+    )
+    reports.append(report)
+    if len(interactions) == 0:
+        raise ValidationError(f"no valid events to store ({report.summary()})")
+    if catalog is None:
+        catalog = _minimal_catalog(interactions)
+    for report in reports:  # the staging directory becomes ``out``
+        if report.rejects_path is not None:
+            report.rejects_path = str(out / Path(report.rejects_path).name)
+    interactions.frame.to_parquet(staging / _EVENTS, index=False)
+    catalog.frame.to_parquet(staging / _CATALOG, index=False)
+    manifest = _manifest(events_path, catalog_path, reports, interactions, catalog, out.name)
+    (staging / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return reports
+
+
+def _minimal_catalog(interactions: Interactions) -> Catalog:
+    """One item per event item id, titled by its id, on the platform of its first event."""
+    frame = interactions.frame[interactions.frame["item_id"] != ""]
+    firsts = frame.drop_duplicates("item_id")
+    items = pd.DataFrame({"item_id": firsts["item_id"], "title": firsts["item_id"]})
+    items["platform"] = firsts["platform"]
+    return Catalog(items.reset_index(drop=True))
+
+
+def _manifest(
+    events_path: Path,
+    catalog_path: Path | None,
+    reports: list[IngestReport],
+    interactions: Interactions,
+    catalog: Catalog,
+    name: str,
+) -> dict[str, Any]:
+    timestamps = interactions.frame["timestamp"].to_numpy()
+    return {
+        "format": _FORMAT,
+        "format_version": DATASET_FORMAT_VERSION,
+        "name": name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources": {
+            "events": str(events_path.resolve()),
+            "catalog": None if catalog_path is None else str(catalog_path.resolve()),
+        },
+        "reports": [_relative(report.to_dict()) for report in reports],
+        "counts": {
+            "events": len(interactions),
+            "users": len(interactions.user_ids),
+            "items": len(interactions.item_ids),
+            "catalog_items": len(catalog),
+        },
+        "has_timestamps": interactions.has_timestamps,
+        "time_range": [int(timestamps.min()), int(timestamps.max())],
+        "catalog_generated": catalog_path is None,
+    }
+
+
+def _relative(report: dict[str, Any]) -> dict[str, Any]:
+    """A report whose rejects file is named relative to the dataset directory."""
+    if report["rejects_path"]:
+        report["rejects_path"] = Path(report["rejects_path"]).name
+    return report
+
+
+def load_ingested(path: str | Path) -> Dataset:
+    """Load a dataset directory written by :func:`ingest_files`, split for evaluation.
+
+    The split is :func:`~shoprec.data.temporal_split` when the events have real timestamps that
+    span time, else :func:`~shoprec.data.leave_one_out`.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        ``path`` does not exist or is not a directory.
+    ArtifactError
+        The directory is not an ingested dataset, is from a newer format, or a file is missing
+        or unreadable.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DatasetNotFoundError(
+            f"no ingested dataset at {path}; create one with `shoprec ingest --out {path} ...`"
+        )
+    manifest = _read_manifest(path)
+    interactions = Interactions(
+        _read_frame(path / _EVENTS, EVENT_COLUMNS),
+        has_timestamps=bool(manifest.get("has_timestamps")),
+    )
+    catalog = Catalog(_read_frame(path / _CATALOG, ITEM_COLUMNS))
+    sources = manifest.get("sources", {})
+    return Dataset(
+        name=str(manifest.get("name") or path.name),
+        catalog=catalog,
+        split=_split(interactions),
+        description=f"ingested from {sources.get('events')}",
+    )
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((path / _MANIFEST).read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} is not an ingested dataset: {_MANIFEST} is missing") from None
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"{path / _MANIFEST} is unreadable: {error}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+        raise ArtifactError(f"{path / _MANIFEST} does not describe a {_FORMAT} directory")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > DATASET_FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path} has dataset format version {version!r}; this shoprec reads up to "
+            f"{DATASET_FORMAT_VERSION}: upgrade shoprec or ingest the files again"
+        )
+    return manifest
+
+
+def _read_frame(file: Path, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(file)
+    except FileNotFoundError:
+        raise ArtifactError(f"{file} is missing; ingest the files again") from None
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        raise ArtifactError(f"{file} is unreadable ({error}); ingest the files again") from None
+    missing = sorted(set(columns or {}) - set(frame.columns))
+    if missing:
+        raise ArtifactError(f"{file} lacks column(s) {missing}; ingest the files again")
+    return frame
+
+
+def _split(interactions: Interactions) -> Split:
+    timestamps = interactions.frame["timestamp"].to_numpy()
+    if interactions.has_timestamps and len(np.unique(timestamps)) > 2:
+        split = temporal_split(interactions)
+        if len(split.test) and len(split.train):
+            return split
+        logger.info("timestamps too concentrated for a temporal split; using leave-one-out")
+    return leave_one_out(interactions)

@@ -1,0 +1,29 @@
+"""Profiles: per-item features and interpretable user portraits updated per event in O(1)."""
+
+from __future__ import annotations
+
+from shoprec.profiles.item_features import (
+    PRICE_BAND_QUANTILES,
+    ItemFeature,
+    ItemFeatures,
+    PriceBand,
+)
+from shoprec.profiles.portrait import (
+    MS_PER_DAY,
+    Intent,
+    PortraitConfig,
+    UserPortrait,
+    build_portraits,
+)
+
+__all__ = [
+    "MS_PER_DAY",
+    "PRICE_BAND_QUANTILES",
+    "Intent",
+    "ItemFeature",
+    "ItemFeatures",
+    "PortraitConfig",
+    "PriceBand",
+    "UserPortrait",
+    "build_portraits",
+]
