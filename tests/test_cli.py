@@ -119,3 +119,28 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
         main, ["train", "--dataset", "synthetic", "--model", "nope", "--out", str(tmp_path / "m")]
     )
     assert unknown.exit_code != 0 and "nope" in unknown.output
+
+
+def test_encode_search_and_profile_on_synthetic_shop() -> None:
+    encoded = run("encode", "--dataset", "synthetic", "--encoder", "hashing")
+    assert encoded.exit_code == 0, encoded.output
+    assert "items of synthetic encoded with hashing" in encoded.output
+
+    found = run("search", "noise cancelling headphones", "--dataset", "synthetic",
+                "--encoder", "hashing", "-k", "3")  # fmt: skip
+    assert found.exit_code == 0, found.output
+    lines = [line for line in found.output.splitlines() if line.strip()[:2] in {"1.", "2.", "3."}]
+    assert len(lines) == 3 and all("Headphones" in line for line in lines)
+
+    user = "u00476"
+    shown = run("profile", user, "--dataset", "synthetic", "--encoder", "hashing", "--json")
+    portrait = json.loads(shown.output[shown.output.index("{") :])
+    assert portrait["user_id"] == user and portrait["event_counts"]
+    personal = run("search", "headphones", "--user", user, "--dataset", "synthetic",
+                   "--encoder", "hashing")  # fmt: skip
+    assert personal.exit_code == 0 and f"personalised for {user}" in personal.output
+
+    nobody = CliRunner().invoke(
+        main, ["profile", "nobody", "--dataset", "synthetic", "--encoder", "hashing"]
+    )
+    assert nobody.exit_code == 2 and "'nobody' has no events" in nobody.output

@@ -23,12 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shoprec.data._formats import _Chunk, _csv_chunks, _encoding_hint
 from shoprec.data.readers import (  # the shared chunked validation of the generic readers
     IngestReport,
     _check_options,
-    _Chunk,
-    _csv_chunks,
-    _encoding_hint,
     _load_catalog,
     _load_events,
 )

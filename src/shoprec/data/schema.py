@@ -107,6 +107,30 @@ EVENT_COLUMNS: dict[str, str] = {
 _TEXT_DEFAULTS = {"description": "", "brand": "", "category": "", "attributes": "{}", "review": ""}
 
 
+def _as_text(values: np.ndarray) -> pd.Series:
+    """Cells as an object Series of ``str``: missing -> "", anything else -> ``str(value)``.
+
+    The per-cell conversion (which round-trips through pandas' Arrow-backed ``str`` dtype) is
+    skipped when every cell is already exactly ``str`` and valid UTF-8, where it is a no-op;
+    ``str`` subclasses (``StrEnum`` members, ``np.str_``) are still converted, and text with
+    lone surrogates still raises ``UnicodeEncodeError`` as the conversion does.
+    """
+    series = pd.Series(values, dtype=object)
+    cells = series.to_numpy()
+    if len(cells) and set(map(type, cells)) == {str} and _is_utf8(cells):
+        return series
+    return series.fillna("").map(str).astype(object)
+
+
+def _is_utf8(cells: np.ndarray) -> bool:
+    """Whether the strings encode as UTF-8 (no lone surrogates); one pass over the joined text."""
+    try:
+        "".join(cells).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _conform(frame: pd.DataFrame, columns: Mapping[str, str], what: str) -> pd.DataFrame:
     """Return ``frame`` with exactly ``columns``, in order and dtype, filling optional ones."""
     required = {"item_id"} if what == "catalog" else {"user_id", "item_id", "event_type"}
@@ -128,8 +152,7 @@ def _conform(frame: pd.DataFrame, columns: Mapping[str, str], what: str) -> pd.D
         else:
             values = np.full(len(frame), _TEXT_DEFAULTS.get(name, ""), dtype=object)
         if dtype == "object":
-            series = pd.Series(values, dtype=object).fillna("")
-            out[name] = series.map(str).astype(object)
+            out[name] = _as_text(values)
         else:
             out[name] = pd.Series(values).astype(dtype)
     return out

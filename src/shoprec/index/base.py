@@ -196,6 +196,21 @@ class VectorIndex(ABC):
         n = self._n_slots
         return self._slot_ids[:n][self._alive[:n]]
 
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids``, shape ``(len(ids), dim)`` float32, in the given order.
+
+        Raises
+        ------
+        ValidationError
+            If an id is not in the index.
+        """
+        self._check_built()
+        unknown = [i for i in ids if i not in self._slot_of]
+        if unknown:
+            raise ValidationError(f"unknown id(s) {unknown[:5]}", field="ids")
+        slots = np.fromiter((self._slot_of[i] for i in ids), dtype=np.int64, count=len(ids))
+        return self._reconstruct(slots)
+
     # -- search -----------------------------------------------------------------------------------
     def search(
         self,

@@ -133,11 +133,11 @@ class ItemCoVisitation(Recommender):
     def __init__(
         self,
         *,
-        window: int | None = 3,
-        backward_weight: float = 1.0,
-        alpha: float | None = 0.5,
+        window: int | None = 5,
+        backward_weight: float = 0.25,
+        alpha: float | None = None,
         max_neighbors: int = 200,
-        recency_decay: float = 0.5,
+        recency_decay: float = 0.6,
         popularity_weight: float = 1e-3,
         event_weights: Mapping[str, float] | None = None,
     ) -> None:

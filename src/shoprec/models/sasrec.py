@@ -225,14 +225,14 @@ class _NextItemNDCG:
 def _mean_ndcg(
     scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray, *, k: int
 ) -> float:
-    """Mean NDCG@k of one relevant item per row, seen items excluded from the ranking."""
-    # TEMPORARY local computation until shoprec.evaluation.metrics exists.
+    """Mean NDCG@k of one target item per row; items in the row's history take no rank."""
+    from shoprec.evaluation import metrics  # lazily: evaluation imports the models
+
     for row, history in enumerate(histories):
-        scores[row, history] = -np.inf
-    target_scores = scores[np.arange(len(targets)), targets]
-    ranks = (scores > target_scores[:, None]).sum(axis=1)
-    gains = np.where(np.isfinite(target_scores) & (ranks < k), 1.0 / np.log2(ranks + 2), 0.0)
-    return float(gains.mean())
+        scores[row, history] = np.nan  # the metrics' mark for "excluded from the ranking"
+    rows = np.arange(len(targets))
+    ranks = metrics.target_ranks(scores, rows, targets)
+    return float(np.mean(metrics.ndcg_from_ranks(ranks[:, None], k=k)))
 
 
 def _loss_ce(model: SASRecNetwork, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

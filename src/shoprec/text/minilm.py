@@ -215,14 +215,21 @@ class MiniLMEncoder(TextEncoder):
 
         Inputs ``input_ids``, ``attention_mask``, ``token_type_ids`` (int64, ``(batch, seq)``,
         both axes dynamic); output ``sentence_embedding`` ``(batch, dim)`` float32. Uses the
-        TorchScript exporter (``dynamo=False``), the measured-good path on this stack.
+        TorchScript exporter (``dynamo=False``), the measured-good path on this stack, with eager
+        attention (restored afterwards) so that onnxruntime can fuse it.
         """
         model = self.model
         was_training = model.training
+        attention = getattr(model.config, "_attn_implementation", None)
+        switch = attention not in (None, "eager") and hasattr(model, "set_attn_implementation")
+        if switch:  # onnxruntime's transformer fuser recognises the eager attention pattern
+            model.set_attn_implementation("eager")
         wrapper = _pooled_module(model, self.pooling[0]).eval()  # also puts model in eval mode
         try:
             _export(wrapper, self.tokenize(["an example text", "another"]), path, opset_version)
         finally:
+            if switch:
+                model.set_attn_implementation(str(attention))
             model.train(was_training)
 
 

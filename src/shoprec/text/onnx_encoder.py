@@ -51,7 +51,9 @@ _TOKENIZER = "tokenizer.json"
 _OPSET = 17
 
 
-def export_onnx(encoder: MiniLMEncoder, out_dir: str | Path, *, quantize: bool = True) -> Path:
+def export_onnx(
+    encoder: MiniLMEncoder, out_dir: str | Path, *, quantize: bool = True, fuse: bool = True
+) -> Path:
     """Export ``encoder`` to an ONNX directory (see the module docstring), atomically.
 
     Files are written to a temporary sibling directory that replaces ``out_dir`` only when
@@ -65,6 +67,10 @@ def export_onnx(encoder: MiniLMEncoder, out_dir: str | Path, *, quantize: bool =
         Target directory; an existing export there is replaced.
     quantize
         Also write ``model.int8.onnx`` (onnxruntime ``quantize_dynamic``, per-channel QInt8).
+    fuse
+        Fuse attention, layer norms and GELU with onnxruntime's BERT optimizer before
+        quantising (same outputs; ~20% faster int8 on 90-token texts here). The fused graph uses
+        onnxruntime's contrib operators, so it runs on onnxruntime only.
 
     Returns
     -------
@@ -77,11 +83,18 @@ def export_onnx(encoder: MiniLMEncoder, out_dir: str | Path, *, quantize: bool =
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary directory
         logger.info("exporting %s to ONNX in %s", encoder.fingerprint, out_dir)
-        encoder.export_onnx_graph(tmp / _FP32, opset_version=_OPSET)
+        raw = tmp.parent / f"{tmp.name}.raw.onnx"  # outside tmp: not part of the export
+        try:
+            encoder.export_onnx_graph(raw, opset_version=_OPSET)
+            fused = _fuse(raw, tmp / _FP32, encoder) if fuse else None
+            if fused is None:
+                raw.replace(tmp / _FP32)
+        finally:
+            raw.unlink(missing_ok=True)
         if quantize:
             _quantize(tmp / _FP32, tmp / _INT8)
         encoder.tokenizer.backend_tokenizer.save(str(tmp / _TOKENIZER))
-        manifest = _manifest(encoder, tmp, quantize=quantize)
+        manifest = _manifest(encoder, tmp, quantize=quantize, fused=fused)
         (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _replace_dir(tmp, out_dir)
     except BaseException:
@@ -256,7 +269,9 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
-def _manifest(encoder: MiniLMEncoder, root: Path, *, quantize: bool) -> dict[str, Any]:
+def _manifest(
+    encoder: MiniLMEncoder, root: Path, *, quantize: bool, fused: dict[str, int] | None
+) -> dict[str, Any]:
     mode, normalize, dim = encoder.pooling
     tokenizer = encoder.tokenizer
     files = {
@@ -277,6 +292,7 @@ def _manifest(encoder: MiniLMEncoder, root: Path, *, quantize: bool) -> dict[str
         "pad_id": tokenizer.pad_token_id,
         "pad_token": tokenizer.pad_token,
         "opset": _OPSET,
+        "fused_operators": fused,
         "inputs": ["input_ids", "attention_mask", "token_type_ids"],
         "output": "sentence_embedding (pooled, not normalised)",
         "files": files,
@@ -290,14 +306,43 @@ def _manifest(encoder: MiniLMEncoder, root: Path, *, quantize: bool) -> dict[str
     }
 
 
+def _fuse(source: Path, target: Path, encoder: MiniLMEncoder) -> dict[str, int] | None:
+    """Write the BERT-fused graph of ``source`` to ``target``; the fused operator counts, or
+    ``None`` (nothing written) when the optimizer fails."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = encoder.model.config
+    try:
+        optimized = optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size),
+        )
+        optimized.save_model_to_file(str(target))
+    except Exception as error:
+        logger.warning("onnxruntime graph fusion failed (%s); exporting the unfused graph", error)
+        return None
+    counts = optimized.get_fused_operator_statistics()
+    return {name: int(count) for name, count in counts.items() if count}
+
+
 def _quantize(source: Path, target: Path) -> None:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
     quiet = _QuietQuantizer()
     root.addFilter(quiet)  # the quantizer logs per-tensor chatter on the root logger
     try:
-        quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
+        quantize_dynamic(
+            source,
+            target,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            # Fused contrib operators have no inferred output types; they are all float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     finally:
         root.removeFilter(quiet)
 

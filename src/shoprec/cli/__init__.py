@@ -1,0 +1,9 @@
+"""The ``shoprec`` command line: thin wrappers that parse, call the library and show progress."""
+
+from __future__ import annotations
+
+# Importing the command modules registers their commands on the group.
+from shoprec.cli import data_commands, model_commands, text_commands  # noqa: F401
+from shoprec.cli._app import main
+
+__all__ = ["main"]
