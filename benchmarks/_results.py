@@ -15,6 +15,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 RESULTS_MD = HERE / "RESULTS.md"
+# Named datasets: $SHOPREC_DATA_DIR, else the team's shared folder beside the checkout.
+DATA_DIR = Path(os.environ.get("SHOPREC_DATA_DIR") or HERE.parents[1] / "shared" / "data")
 _HEADER = "# Benchmark results\n\nEach section is rewritten by the benchmark script it names.\n"
 
 

@@ -4,18 +4,16 @@ Full ranking over the catalog with each user's history excluded. Writes benchmar
 baselines.json and the `baselines` section of benchmarks/RESULTS.md, and a report per dataset under
 benchmarks/results/baselines-DATASET/ (HTML with plots).
 
-    python benchmarks/baselines.py [--datasets amazon2014_beauty,amazon2023_electronics] [--models ...]
+    python benchmarks/baselines.py [--datasets amazon2014_beauty,...] [--models ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
-from _results import RESULTS_DIR, write_results
-
+from _results import DATA_DIR, RESULTS_DIR, write_results
 from shoprec.data.datasets import load_dataset
 from shoprec.evaluation import format_table, write_html_report, write_json
 from shoprec.evaluation.experiment import BASELINES, baseline_models, compare_models
@@ -35,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--models", default=",".join(BASELINES))
-    parser.add_argument("--data-dir", type=Path, default=os.environ.get("SHOPREC_DATA_DIR"))
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from shoprec.data import Interactions, leave_one_out
+from shoprec.data.encoding import EncodedInteractions
 from shoprec.models import SASRec
 from shoprec.models.sasrec_network import PAD_TOKEN, SASRecNetwork
 
@@ -143,3 +144,17 @@ def test_fit_does_not_disturb_global_state(tiny_interactions: Interactions) -> N
     SASRec(hidden=8, n_heads=1, max_epochs=1, num_threads=1).fit(tiny_interactions)
     assert torch.equal(torch.rand(2), expected)
     assert torch.get_num_threads() == threads
+
+
+def test_validation_skips_targets_already_in_the_history(tiny_interactions: Interactions) -> None:
+    model = SASRec(hidden=8, n_heads=1, max_epochs=1, num_threads=1).fit(tiny_interactions)
+    rows = [("u1", "a", 20), ("u1", "e", 21), ("u2", "d", 22), ("u3", "c", 23), ("u9", "b", 24)]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    frame["event_type"] = "click"
+    valid = EncodedInteractions.encode(Interactions(frame), model.item_ids_)
+    validator = model._validator(valid)
+    assert validator is not None
+    # u1's "a" repeats its history, so its next new item "e" is the target; u9 is cold.
+    index = model.item_index_
+    assert list(validator.targets) == [index["e"], index["d"], index["c"], index["b"]]
+    assert [len(h) for h in validator.histories] == [4, 4, 4, 0]

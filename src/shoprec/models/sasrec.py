@@ -178,15 +178,19 @@ class SASRec(Recommender):
         )
 
     def _validator(self, validation: EncodedInteractions) -> _NextItemNDCG | None:
-        """NDCG@10 of each validation user's first validation item, from the training history."""
-        first = np.unique(validation.users, return_index=True)[1]  # events are in time order
-        if len(first) == 0:
-            return None
+        """NDCG@10 of each validation user's first validation item that is not already in their
+        training history (such repeats could never be recommended), like the test protocol."""
         empty = np.empty(0, dtype=np.int64)
-        histories = [
-            self.histories_.get(validation.user_ids[validation.users[i]], empty) for i in first
-        ]
-        return _NextItemNDCG(self, histories, validation.items[first])
+        histories, targets, seen_users = [], [], set()
+        for user, item in zip(validation.users, validation.items, strict=True):  # time order
+            history = self.histories_.get(validation.user_ids[user], empty)
+            if user not in seen_users and item not in history:
+                seen_users.add(user)
+                histories.append(history)
+                targets.append(item)
+        if not targets:
+            return None
+        return _NextItemNDCG(self, histories, np.array(targets, dtype=np.int64))
 
     # -- inference --------------------------------------------------------------------------------
     def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
