@@ -32,14 +32,25 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def embedding_like(
-    n: int, dim: int, *, rng: np.random.Generator, n_topics: int = 100, per_topic: int = 20
+    n: int,
+    dim: int,
+    *,
+    rng: np.random.Generator,
+    n_topics: int = 100,
+    per_topic: int = 20,
+    intrinsic_dim: int = 16,
 ) -> np.ndarray:
     """Unit vectors with the structure of text embeddings rather than uniform noise.
 
     Two-level clusters (topics, each with sub-topics: categories and product lines), Zipf-sized so
-    a few are large and many small, and a shared offset direction (sentence embeddings are
-    anisotropic: unrelated texts still have cosine ~0.2). Items sit at cosine ~0.7 to their
-    sub-topic centre, so nearest neighbours score ~0.5-0.8, as product titles do with MiniLM.
+    a few are large and many small; a shared offset direction (sentence embeddings are
+    anisotropic: unrelated texts still have cosine ~0.1-0.2); and, within a sub-topic, variation
+    along ``intrinsic_dim`` directions of its own plus a little isotropic noise, since embeddings
+    of related texts vary along few directions. Isotropic 384-d noise instead makes all members
+    of a cluster nearly equidistant (1st / 10th neighbour cosine 0.59 / 0.57), a much harder and
+    unrealistic problem: measured at 1M, HNSW M=32 then reached recall@10 0.946 at ef_search=256
+    and IVF needed nprobe=8 of 1000 cells for 0.965.
+    Rows come in random order (``perm``), so insertion order carries no cluster information.
     """
     common = unit(rng.standard_normal((1, dim)))
     topics = unit(rng.standard_normal((n_topics, dim)))
@@ -47,13 +58,17 @@ def embedding_like(
     subtopics = unit(subtopics + 0.8 * rng.standard_normal(subtopics.shape) / np.sqrt(dim))
     centres = unit(subtopics + 0.5 * common).astype(np.float32)
     weights = 1.0 / np.arange(1, len(centres) + 1) ** 0.8
-    weights = rng.permutation(weights / weights.sum())
+    counts = rng.multinomial(n, rng.permutation(weights / weights.sum()))
+    perm = rng.permutation(n)
     out = np.empty((n, dim), dtype=np.float32)
-    for start in range(0, n, 100_000):  # in chunks: bounded temporary memory
-        m = min(100_000, n - start)
-        labels = rng.choice(len(centres), size=m, p=weights)
-        noise = rng.standard_normal((m, dim), dtype=np.float32) / np.float32(np.sqrt(dim))
-        out[start : start + m] = unit(centres[labels] + noise)
+    scale = np.float32(0.9 / np.sqrt(intrinsic_dim))  # latent part of norm ~0.9, noise ~0.3
+    start = 0
+    for centre, count in zip(centres, counts, strict=True):
+        basis = rng.standard_normal((intrinsic_dim, dim), dtype=np.float32) / np.sqrt(dim)
+        latent = rng.standard_normal((count, intrinsic_dim), dtype=np.float32) * scale
+        noise = rng.standard_normal((count, dim), dtype=np.float32) * np.float32(0.3 / np.sqrt(dim))
+        out[perm[start : start + count]] = unit(centre + latent @ basis + noise)
+        start += count
     return out
 
 

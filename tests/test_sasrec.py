@@ -10,6 +10,7 @@ import torch
 from shoprec.data import Interactions, leave_one_out
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.models import SASRec
+from shoprec.models import sasrec as sasrec_module
 from shoprec.models.sasrec_network import PAD_TOKEN, SASRecNetwork
 
 N_ITEMS = 20
@@ -19,6 +20,10 @@ def _network(**kwargs: float) -> SASRecNetwork:
     torch.manual_seed(0)
     params = {"hidden": 16, "n_layers": 2, "n_heads": 2, "max_len": 8, "dropout": 0.2}
     return SASRecNetwork(30, **{**params, **kwargs}).eval()  # type: ignore[arg-type]
+
+
+def test_recommender_pads_like_the_network() -> None:
+    assert sasrec_module._PAD == PAD_TOKEN
 
 
 def test_network_shapes() -> None:

@@ -47,8 +47,9 @@ class ALS(Recommender):
     iterations
         ALS sweeps (users then items).
     bm25
-        Weight cells by BM25 (``implicit.nearest_neighbours.bm25_weight`` on the item-user
-        matrix): down-weights heavy users and popular items.
+        Weight cells by BM25 as ``implicit.nearest_neighbours.bm25_weight`` does on the item-user
+        matrix (users are the terms): down-weights heavy users and popular items. A user's idf
+        is clipped at 0 (it would turn negative only with nearly every item in one history).
     bm25_k1, bm25_b
         BM25 saturation and length-normalisation parameters.
     event_weights
@@ -59,6 +60,20 @@ class ALS(Recommender):
         Seed of the initial factors.
     num_threads
         Solver threads; 0 uses every core. Results do not depend on it.
+
+    The defaults were chosen on the validation split of Amazon 2014 Beauty and Amazon 2023
+    Electronics: a high ``alpha`` (10-40) and 128 factors help most; ``regularization`` barely
+    matters there, and BM25 hurt on both.
+
+    Attributes
+    ----------
+    item_factors_, user_factors_
+        Fitted factors, ``(n_items, factors)`` and ``(n_users, factors)`` float32; user rows
+        follow ``histories_``.
+    popularity_
+        Weighted event count of each item divided by the largest (cold-start scores).
+    item_length_norm_
+        BM25 length factor of each item, kept for folding in new histories.
     """
 
     name: ClassVar[str] = "als"
@@ -98,7 +113,9 @@ class ALS(Recommender):
                 f"need regularization >= 0 and alpha > 0, got {self.regularization}, {self.alpha}"
             )
         if self.bm25 and (self.bm25_k1 < 0 or not 0 <= self.bm25_b <= 1):
-            raise ValueError(f"need bm25_k1 >= 0 and 0 <= bm25_b <= 1, got {self.bm25_k1}")
+            raise ValueError(
+                f"need bm25_k1 >= 0 and 0 <= bm25_b <= 1, got {self.bm25_k1}, {self.bm25_b}"
+            )
 
     def _fit(
         self,

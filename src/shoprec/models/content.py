@@ -108,10 +108,9 @@ class ContentBased(Recommender):
             recent = history[-self.max_history :][::-1]  # most recent first
             if len(recent) == 0:
                 continue
-            if self.recency_half_life is None:
-                weights = np.ones(len(recent), dtype=np.float32)
-            else:
-                weights = 2.0 ** (-np.arange(len(recent)) / self.recency_half_life)
+            age = np.arange(len(recent), dtype=np.float32)
+            half_life = self.recency_half_life
+            weights = np.ones_like(age) if half_life is None else 2.0 ** (-age / half_life)
             out[row] = weights.astype(np.float32) @ self.item_embeddings_[recent]
         return l2_normalize(out)
 

@@ -2,10 +2,10 @@
 
 The "customers who looked at this then bought that" baseline: count how often item ``j`` follows
 item ``i`` within a few events of the same customer, weight the count by what the customer did
-with ``j`` (a purchase says more than a view), normalise by item popularity and keep the strongest
-neighbours of each item. A history is scored by summing the neighbour rows of its items, the most
-recent items weighing most. This is the candidate generator that wins session-based challenges
-(e.g. the OTTO Kaggle competition) and a strong baseline on Amazon review sequences.
+with ``j`` (a purchase says more than a view), optionally normalise by item popularity and keep
+the strongest neighbours of each item. A history is scored by summing the neighbour rows of its
+items, the most recent items weighing most. It is the usual candidate generator of session-based
+challenges (e.g. OTTO on Kaggle) and a strong baseline on Amazon review sequences.
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ def event_weights(
     types, inverse = np.unique(np.asarray(event_types, dtype=str), return_inverse=True)
     per_type = np.array([float(table.get(t, 1.0)) for t in types], dtype=np.float64)
     if (per_type <= 0).any():
-        raise ValueError(f"event weights must be positive, got {dict(zip(types, per_type))}")
+        raise ValueError(
+            f"event weights must be positive, got {dict(zip(types, per_type, strict=True))}"
+        )
     values = per_type[inverse.reshape(-1)]
     return values / values.mean() if len(values) else values
 
@@ -126,6 +128,18 @@ class ItemCoVisitation(Recommender):
     event_weights
         Event type -> weight of a pair that ends in such an event; ``None`` uses
         :data:`DEFAULT_EVENT_WEIGHTS`. Histories given to :meth:`score` carry no event types.
+
+    The defaults were chosen on the validation split of Amazon 2014 Beauty (leave-one-out) and
+    Amazon 2023 Electronics (temporal): raw counts beat every ``alpha`` on both, forward pairs
+    should count about four times backward ones, and a window of 5 with ``recency_decay=0.6``
+    balances Beauty's short-range order with Electronics' longer-range taste.
+
+    Attributes
+    ----------
+    neighbors_
+        Kept neighbour weights ``S``, sparse ``(n_items, n_items)`` float32, row = anchor item.
+    popularity_
+        Weighted event count of each item divided by the largest, ``(n_items,)`` float32.
     """
 
     name: ClassVar[str] = "covisitation"
@@ -185,14 +199,12 @@ class ItemCoVisitation(Recommender):
             counts = _normalise(counts, popularity, self.alpha)
         self.neighbors_ = _top_per_row(counts, self.max_neighbors)
         self.popularity_ = (popularity / popularity.max()).astype(np.float32)
-        logger.info(
-            "co-visitation: %d item pairs kept of %d", self.neighbors_.nnz, counts.nnz
-        )
+        logger.info("co-visitation: %d item pairs kept of %d", self.neighbors_.nnz, counts.nnz)
 
     def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         n_items = len(self.popularity_)
         weighted = history_matrix(histories, n_items, recency_decay=self.recency_decay)
-        scores = (weighted @ self.neighbors_).toarray()
+        scores = (weighted.astype(np.float32) @ self.neighbors_).toarray()
         scores += self.popularity_weight * self.popularity_
         return scores
 

@@ -30,7 +30,7 @@ __all__ = ["SASRec"]
 logger = logging.getLogger(__name__)
 
 _LOSSES = ("ce", "bce")
-_PAD = 0  # sasrec_network._PAD, repeated to keep torch out of module import
+_PAD = 0  # sasrec_network.PAD_TOKEN, repeated to keep torch out of the module import
 _SCORE_BATCH = 512
 _VALID_K = 10
 # A training example: input tokens and next-item targets (tokens), both (length,) int64.
@@ -54,7 +54,7 @@ class SASRec(Recommender):
         Longest input window, counting the start token; longer histories keep their most recent
         items.
     dropout
-        Dropout on embeddings, attention and feed-forward layers.
+        Dropout on the input embeddings and on the attention and feed-forward outputs.
     lr, weight_decay
         AdamW learning rate (linear warm-up then linear decay) and weight decay.
     batch_size
