@@ -1,4 +1,4 @@
-"""Text: the TextEncoder contract and its encoders, catalog item text, cached catalog encoding."""
+"""Text: TextEncoder and its encoders, item text, cached encoding, keywords, sentiment."""
 
 from __future__ import annotations
 
@@ -12,25 +12,70 @@ from shoprec.text.item_text import (
     item_texts,
     price_bands,
 )
+from shoprec.text.keywords import (
+    TOKEN_PATTERN,
+    KeywordExtractor,
+    catalog_texts,
+    extract_keywords,
+    item_tags,
+    query_terms,
+)
 from shoprec.text.minilm import MiniLMEncoder, default_model_path
 from shoprec.text.onnx_encoder import ONNX_FORMAT, OnnxEncoder, cached_onnx_encoder, export_onnx
+from shoprec.text.registry import ENCODERS, create_encoder, default_cache_dir, encode_texts
+from shoprec.text.sentiment import (
+    DEFAULT_RATING_SCALE,
+    NEGATIVE_THRESHOLD,
+    POSITIVE_THRESHOLD,
+    SentimentLabel,
+    SentimentSource,
+    event_sentiments,
+    item_sentiment,
+    label_sentiment,
+    rating_to_sentiment,
+    sentiment_score,
+    sentiment_scores,
+    user_sentiment,
+)
 
 __all__ = [
     "ABSOLUTE_PRICE_EDGES",
+    "DEFAULT_RATING_SCALE",
+    "ENCODERS",
+    "NEGATIVE_THRESHOLD",
     "ONNX_FORMAT",
+    "POSITIVE_THRESHOLD",
     "PRICE_BANDS",
+    "TOKEN_PATTERN",
     "HashingEncoder",
+    "KeywordExtractor",
     "MiniLMEncoder",
     "OnnxEncoder",
+    "SentimentLabel",
+    "SentimentSource",
     "TextEncoder",
     "cached_onnx_encoder",
+    "catalog_texts",
+    "create_encoder",
+    "default_cache_dir",
     "default_model_path",
     "encode_cached",
     "encode_catalog",
+    "encode_texts",
+    "event_sentiments",
     "export_onnx",
+    "extract_keywords",
     "file_sha256",
+    "item_sentiment",
+    "item_tags",
     "item_text",
     "item_texts",
     "l2_normalize",
+    "label_sentiment",
     "price_bands",
+    "query_terms",
+    "rating_to_sentiment",
+    "sentiment_score",
+    "sentiment_scores",
+    "user_sentiment",
 ]
