@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,10 @@ import pandas as pd
 import pytest
 
 from shoprec.data import Catalog, Item
-from shoprec.exceptions import ValidationError
+from shoprec.exceptions import NotFittedError, ValidationError
 from shoprec.text import HashingEncoder, TextEncoder, encode_catalog, item_text, item_texts
 from shoprec.text.catalog_cache import encode_cached
-from shoprec.text.item_text import price_bands
+from shoprec.text.item_text import PriceBand, PriceBands, price_bands
 
 SONY = Item(
     item_id="sony",
@@ -73,7 +74,7 @@ def _catalog(rows: list[dict[str, object]]) -> Catalog:
     return Catalog(pd.DataFrame(rows))
 
 
-def test_price_bands_use_category_tertiles_then_absolute_edges() -> None:
+def test_price_bands_use_category_tertiles_then_catalog_tertiles() -> None:
     rows = [  # six mugs: tertiles 26.67 / 43.33
         {"item_id": f"m{p}", "title": "mug", "category": "Home > Mugs", "price": float(p)}
         for p in (10, 20, 30, 40, 50, 60)
@@ -83,19 +84,41 @@ def test_price_bands_use_category_tertiles_then_absolute_edges() -> None:
         {"item_id": "nocat", "title": "x", "category": "", "price": 60.0},
         {"item_id": "noprice", "title": "y", "category": "Home > Mugs"},
     ]
+    # the catalog's eight prices (10..60, 500, 60) have tertiles 33.33 / 56.67
     bands = price_bands(_catalog(rows))
     assert bands == [
         "budget", "budget", "mid-range", "mid-range", "premium", "premium",
-        "premium", "mid-range", "",
+        "premium", "premium", "",
     ]  # fmt: skip
     assert price_bands(_catalog(rows), min_group=7)[:6] == [
-        "budget", "budget", "mid-range", "mid-range", "mid-range", "mid-range",
+        "budget", "budget", "budget", "mid-range", "mid-range", "premium",
     ]  # fmt: skip
 
 
 def test_equal_prices_in_a_category_are_mid_range() -> None:
     rows = [{"item_id": str(i), "category": "Pens", "price": 2.0} for i in range(5)]
     assert price_bands(_catalog(rows)) == ["mid-range"] * 5
+
+
+def test_price_bands_class_fallbacks_and_validation() -> None:
+    with pytest.raises(NotFittedError):
+        PriceBands().band(10.0)
+    lone = PriceBands(absolute_edges=(50, 60)).fit(None)  # no catalog: absolute edges
+    assert lone.thresholds() is None
+    assert [lone.band(p) for p in (49.0, 50.0, 60.0)] == ["budget", "mid-range", "premium"]
+    unpriced = PriceBands().fit(_catalog([{"item_id": "a", "category": "Pens"}]))
+    assert unpriced.thresholds("Pens") is None
+    assert unpriced.band(30.0, "Pens") is PriceBand.MID_RANGE
+    pens = PriceBands().fit(
+        _catalog([{"item_id": str(p), "category": "Pens", "price": float(p)} for p in range(5)])
+    )
+    assert pens.thresholds(("Pens",)) == pytest.approx((4 / 3, 8 / 3))
+    assert pens.band(3.0, ("Pens",)) is PriceBand.PREMIUM and pens.band(3.0, "Ink") == "premium"
+    assert pens.band(None) is None and pens.band(-1.0) is None and pens.band(math.inf) is None
+    with pytest.raises(ValueError, match="min_group"):
+        PriceBands(min_group=0).fit(None)
+    with pytest.raises(ValueError, match="increasing"):
+        item_text(SONY, absolute_edges=(100, 25))
 
 
 def test_item_texts_follow_catalog_order_and_the_one_template() -> None:

