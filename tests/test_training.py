@@ -136,7 +136,8 @@ def test_weight_decay_skips_biases_and_norms() -> None:
         model.b.fill_(1.0)
     config = TrainConfig(epochs=1, lr=0.1, weight_decay=0.5, batch_size=1, grad_clip=None)
     fit_model(model, lambda m, batch: 0.0 * (m.w.sum() + m.b.sum()), [0.0], config)
-    assert float(model.w.detach()) == pytest.approx(1.0 - 0.1 * 0.5)  # decoupled decay: w -= lr * wd * w
+    # Decoupled decay shrinks the matrix: w -= lr * wd * w.
+    assert float(model.w.detach()) == pytest.approx(1.0 - 0.1 * 0.5)
     assert float(model.b.detach()) == 1.0
 
 
