@@ -24,7 +24,13 @@ NOTES = """\
 title, brand, category path, attributes, price band) and the user's recency-weighted interest
 vector; `content+pop` adds a popularity prior (weight 0.2). New items are scorable from text at
 once, so `new_items` shows what text buys where IDs know nothing: ID models score new items only
-through their cold-start fallbacks. Beauty is 5-core leave-one-out, so it has no new-item targets.
+through their cold-start fallbacks. Beauty (5-core leave-one-out) has no cold users; its new-item
+targets are items whose only events are validation or test events. `train_s` of the first
+`content` row per dataset includes the ONNX export and encoding of the catalog (cached afterwards).
+Measured: on Beauty, text alone matches ALS (NDCG@10 .0308 vs .0291, 5.7x popularity) but not
+co-visitation (.0495); on Electronics it only ties popularity (.0067 vs .0069) and the prior lifts
+it to .0090, below co-visitation (.0108). Its clear wins are new items (HR@10 .030 / .073 where
+every ID model scores 0) and catalog coverage.
 """
 
 
