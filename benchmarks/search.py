@@ -7,7 +7,7 @@ in the held-out item's leaf category (`hr@10`); `precision@10` is the share of s
 queries and index: TF-IDF lexical search (scikit-learn) and popularity (query ignored).
 Writes benchmarks/results/search.json and RESULTS.md.
 
-    python benchmarks/search.py [--n 200] [--encoders onnx,minilm,hashing]
+    python benchmarks/search.py [--n 200] [--encoders onnx,hashing,minilm]
 """
 
 from __future__ import annotations
@@ -33,13 +33,16 @@ not in the index, so the task is finding other items of that kind. Item texts ar
 template (title, brand, category path, attributes, price band), so category words are in every
 item's text: lexical TF-IDF is a strong baseline here, and the interesting comparison is how
 close the dense encoders come and where they win (paraphrases, brand-only matches).
+Measured: MiniLM int8 finds an item of the category for 96% / 90.5% of queries (Electronics /
+Beauty) against TF-IDF's 95.5% / 87.5% and popularity's 9% / 15%; TF-IDF keeps the edge on
+matching the brand too (brand_precision@10 .334 vs .312, .304 vs .264).
 """
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--encoders", default="onnx,minilm,hashing")
+    parser.add_argument("--encoders", default="onnx,hashing")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--seed", type=int, default=0)
