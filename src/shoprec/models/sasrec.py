@@ -45,9 +45,9 @@ class SASRec(Recommender):
     history are the last hidden state (of at most ``max_len`` tokens) against every item embedding.
 
     The defaults were tuned on Amazon 2014 Beauty (leave-one-out, full ranking, history
-    excluded): test NDCG@10 0.051 / HR@10 0.082 after 20 epochs, ~19 minutes on 2 busy CPU cores,
-    against the published 0.032 of the BCE-trained original. The linear decay reaches zero at
-    ``max_epochs``, so a larger budget also slows the decay.
+    excluded): test NDCG@10 0.051 / HR@10 0.083 after 20 epochs of 20-50 s on 2 shared CPU
+    cores, against the published 0.032 of the BCE-trained original. The learning rate decays
+    linearly to zero at ``max_epochs``, so a larger budget also slows the decay.
 
     Parameters
     ----------
@@ -76,6 +76,14 @@ class SASRec(Recommender):
         Show a progress bar per epoch.
     num_threads
         torch intra-op threads while fitting and scoring; ``None`` keeps torch's setting.
+
+    Attributes
+    ----------
+    network_
+        The trained :class:`~shoprec.models.sasrec_network.SASRecNetwork`, in eval mode.
+    history_
+        The :class:`~shoprec.models.training.TrainHistory` of the last ``fit`` (per-epoch loss,
+        validation score, time); not saved with the model.
     """
 
     name: ClassVar[str] = "sasrec"
