@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 # The shared datasets sit beside the checkout on the team's machines and in CI.
 SHOPREC_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
+ifneq ($(SHOPREC_DATA_DIR),)
 export SHOPREC_DATA_DIR
+endif
+# torch's OpenMP threads spin while waiting; on 2 shared cores that slows training several-fold.
+export OMP_WAIT_POLICY := PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install demo test test-all lint bench clean

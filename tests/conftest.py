@@ -13,8 +13,9 @@ from shoprec.data import Interactions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# An empty SHOPREC_DATA_DIR (the Makefile's when ../shared/data is absent) means unset.
 SHARED_DATA = Path(
-    os.environ.get("SHOPREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get("SHOPREC_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 
 
