@@ -62,7 +62,9 @@ def test_ingest_train_evaluate_recommend(shop_files: tuple[Path, Path], tmp_path
     assert (out / "events.parquet").is_file()
 
     model_dir = tmp_path / "model"
-    trained = run("train", "--dataset", str(out), "--model", "covisitation", "--out", str(model_dir))
+    trained = run(
+        "train", "--dataset", str(out), "--model", "covisitation", "--out", str(model_dir)
+    )
     assert trained.exit_code == 0, trained.output
     assert (model_dir / "manifest.json").is_file()
 
@@ -74,7 +76,9 @@ def test_ingest_train_evaluate_recommend(shop_files: tuple[Path, Path], tmp_path
     assert "ndcg@10" in evaluated.output
     assert json.loads((report / "report.json").read_text())["results"][0]["metrics"]["users"] > 0
 
-    recommended = run("recommend", "--model-dir", str(model_dir), "-k", "3", "--json", "c1", "nobody")
+    recommended = run(
+        "recommend", "--model-dir", str(model_dir), "-k", "3", "--json", "c1", "nobody"
+    )
     payload = json.loads(recommended.output)
     assert len(payload["c1"]) == 3 and len(payload["nobody"]) == 3
     seen = {f"p{(1 + step) % 12}" for step in range(4)}  # c1's training purchases

@@ -55,18 +55,31 @@ def test_one_event_user_gets_related_items(catalog: Catalog, events: Interaction
     assert set(ids) <= {"h2", "h3"}
 
 
+def test_user_with_only_a_search_query_gets_matching_items(
+    catalog: Catalog, events: Interactions
+) -> None:
+    ids, scores = content(catalog, events).recommend_text(["garden hose", "headphones"], k=2)
+    assert set(ids[0]) == {"g1", "g2"}
+    assert set(ids[1]) <= {"h1", "h2", "h3"}
+    assert scores.shape == (2, 2)
+
+
 def test_new_item_with_only_text_is_recommendable_at_once(
     catalog: Catalog, events: Interactions
 ) -> None:
     model = content(catalog, events)
-    new = Catalog(pd.DataFrame([{"item_id": "g4", "title": "Garden hose splitter", "brand": "Gardena", "category": "Garden > Watering"}]))  # fmt: skip
+    row = {"item_id": "g4", "title": "Garden hose splitter", "brand": "Gardena",
+           "category": "Garden > Watering"}  # fmt: skip
+    new = Catalog(pd.DataFrame([row]))
     model.add_items(new)
     assert "g4" in model.item_index_
     ids, _ = model.recommend_user("u2", k=2)
     assert "g4" in ids
 
 
-def test_recency_weighting_favours_the_latest_interest(catalog: Catalog, events: Interactions) -> None:
+def test_recency_weighting_favours_the_latest_interest(
+    catalog: Catalog, events: Interactions
+) -> None:
     # half-life of one event: the latest item weighs 1, the two before it 0.5 + 0.25
     model = ContentBased(encoder="hashing", recency_half_life=1.0).fit(events, catalog)
     index = model.item_index_
@@ -93,7 +106,9 @@ def test_search_finds_items_by_meaning_of_words(catalog: Catalog) -> None:
     assert (np.diff(scores, axis=1) <= 0).all()
 
 
-def test_personalised_search_prefers_the_users_brand(catalog: Catalog, events: Interactions) -> None:
+def test_personalised_search_prefers_the_users_brand(
+    catalog: Catalog, events: Interactions
+) -> None:
     engine = search(catalog)
     model = content(catalog, events)
     sony_fan = model.user_vectors([np.array([model.item_index_["h3"]])])

@@ -5,7 +5,8 @@ Items are represented by the embedding of their text (:func:`shoprec.text.item_t
 embeddings of the items in their history, the same quantity a
 :class:`~shoprec.profiles.UserPortrait` keeps per event; items are ranked by cosine similarity to
 it. Because nothing is learned per item id, an item with only text is recommendable at once
-(:meth:`ContentBased.add_items`), and a user with a single event gets results from it.
+(:meth:`ContentBased.add_items`), a user with a single event gets results from it, and a user
+known only by a search query from the query's text (:meth:`ContentBased.recommend_text`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog
-from shoprec.models.base import Recommender
+from shoprec.models.base import Recommender, top_k
 from shoprec.text.encoder import l2_normalize
 from shoprec.text.item_text import item_texts
 from shoprec.text.registry import encode_texts
@@ -82,9 +83,7 @@ class ContentBased(Recommender):
         self.item_popularity_ = counts
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        return encode_texts(
-            self.encoder, texts, cache_dir=self.cache_dir, progress=self.progress
-        )
+        return encode_texts(self.encoder, texts, cache_dir=self.cache_dir, progress=self.progress)
 
     def add_items(self, catalog: Catalog) -> None:
         """Make new items recommendable from their text alone (no retraining); known ids in
@@ -113,6 +112,16 @@ class ContentBased(Recommender):
             weights = np.ones_like(age) if half_life is None else 2.0 ** (-age / half_life)
             out[row] = weights.astype(np.float32) @ self.item_embeddings_[recent]
         return l2_normalize(out)
+
+    def recommend_text(self, texts: Sequence[str], *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` items for users known only by free text, e.g. their one search query:
+        the text is encoded into the item space and used as the interest vector."""
+        self._check_fitted()
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of str; wrap one text in a list")
+        scores = self.score_vectors(self._encode(list(texts)))
+        top, top_scores = top_k(scores, k)
+        return self.item_ids_[top].astype(object), top_scores
 
     def score_vectors(self, user_vectors: np.ndarray) -> np.ndarray:
         """Scores of every item for given interest vectors ``(n, dim)`` -> ``(n, n_items)``;
