@@ -50,7 +50,7 @@ def main() -> None:
     rows = []
     for name in args.datasets.split(","):
         dataset = load_dataset(name, data_dir=args.data_dir, progress=True)
-        models = baseline_models(args.models.split(","), random_state=args.seed)
+        models = baseline_models(args.models.split(","), random_state=args.seed, progress=True)
         runs = compare_models(models, dataset, progress=True)
         results = [run.result for run in runs]
         print(f"\n{dataset.name}: {dataset.split}\n{format_table(results)}\n", flush=True)

@@ -38,17 +38,15 @@ def train(
     """Fit a model on a dataset's training split and save it."""
     from shoprec.models import create_recommender
 
-    data = load_source(dataset, ctx.obj["data_dir"])
+    given = parse_params(params)
     try:
-        model = create_recommender(model_name, **parse_params(params))
+        accepted = create_recommender(model_name, **given).get_params()
     except (ValueError, TypeError) as error:  # unknown model or hyper-parameter
         raise click.BadParameter(str(error), param_hint="--model/--param") from None
-    if "random_state" in model.get_params() and not any(
-        p.startswith("random_state=") for p in params
-    ):
-        model = create_recommender(model_name, **{**parse_params(params), "random_state": seed})
-    if "progress" in model.get_params():
-        model = create_recommender(model_name, **{**model.get_params(), "progress": True})
+    defaults = {"random_state": seed, "progress": True}  # --param wins over both
+    extra = {key: value for key, value in defaults.items() if key in accepted}
+    model = create_recommender(model_name, **{**extra, **given})
+    data = load_source(dataset, ctx.obj["data_dir"])
     click.echo(f"training {model_name} on {data.name}: {data.split}")
     model.fit(data.split.train, data.catalog, validation=data.split.valid)
     model.save(out)
@@ -158,7 +156,7 @@ def demo(
     data = load_source(dataset, ctx.obj["data_dir"])
     click.echo(f"dataset {data.name}: {len(data.catalog)} items, {data.split}")
     chosen = None if model_names is None else [m.strip() for m in model_names.split(",")]
-    models = baseline_models(chosen, random_state=seed)
+    models = baseline_models(chosen, random_state=seed, progress=True)
 
     def show(run: Any) -> None:
         ndcg = run.result.metrics["ndcg@10"]

@@ -64,9 +64,10 @@ def compare_models(
 
 
 def baseline_models(
-    names: list[str] | None = None, *, random_state: int = 0
+    names: list[str] | None = None, *, random_state: int = 0, progress: bool = False
 ) -> dict[str, Recommender]:
-    """Fresh instances of the named :data:`BASELINES` (all by default)."""
+    """Fresh instances of the named :data:`BASELINES` (all by default); ``random_state`` and
+    ``progress`` (per-epoch bars and metrics) go to the models that take them."""
     chosen = list(BASELINES) if names is None else names
     unknown = sorted(set(chosen) - set(BASELINES))
     if unknown:
@@ -74,8 +75,8 @@ def baseline_models(
     models = {}
     for name in chosen:
         model_name, params = BASELINES[name]
-        model = create_recommender(model_name, **params)
-        if "random_state" in model.get_params():
-            model = create_recommender(model_name, **{**params, "random_state": random_state})
-        models[name] = model
+        accepted = create_recommender(model_name, **params).get_params()
+        extra = {"random_state": random_state, "progress": progress}
+        params = {**params, **{key: value for key, value in extra.items() if key in accepted}}
+        models[name] = create_recommender(model_name, **params)
     return models
