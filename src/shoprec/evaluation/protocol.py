@@ -23,7 +23,7 @@ from shoprec.data.schema import Catalog, Interactions
 from shoprec.data.splits import Split
 from shoprec.evaluation import metrics
 from shoprec.exceptions import NotFittedError
-from shoprec.models.base import Recommender
+from shoprec.models.base import Recommender, top_k
 
 __all__ = ["HISTORY_BUCKETS", "SLICE_K", "EvaluationResult", "evaluate"]
 
@@ -259,7 +259,6 @@ def _rank_all(
     n_users = len(cases.histories)
     ranks = np.empty(len(cases.target_item), dtype=np.float64)
     lists = np.full((n_users, k), -1, dtype=np.int64)
-    vocabulary = pd.Index(model.item_ids_)
     bounds = np.searchsorted(cases.target_owner, np.arange(0, n_users + batch_size, batch_size))
     starts = range(0, n_users, batch_size)
     for batch, start in enumerate(tqdm(starts, desc=f"evaluating {name}", disable=not progress)):
@@ -272,10 +271,11 @@ def _rank_all(
         ranks[part] = metrics.target_ranks(
             scores, cases.target_owner[part] - start, cases.target_item[part]
         )
-        ids, _ = model.recommend_histories(histories, k=k)
-        lists[start : start + len(histories), : ids.shape[1]] = vocabulary.get_indexer(
-            ids.ravel()
-        ).reshape(ids.shape)
+        # The top-k lists from the same scores, as model.recommend_histories would make them.
+        top, top_scores = top_k(np.where(np.isnan(scores), -np.inf, scores), k)
+        lists[start : start + len(histories), : top.shape[1]] = np.where(
+            np.isfinite(top_scores), top, -1
+        )
     return ranks, lists
 
 
