@@ -18,6 +18,15 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "als": {"factors": 8, "iterations": 3},
     "content": {"encoder": "hashing"},
     "sasrec": {"max_epochs": 2, "hidden": 16, "n_layers": 1, "max_len": 10, "batch_size": 32},
+    "text_sequence": {
+        "encoder": "hashing",
+        "max_epochs": 2,
+        "hidden": 16,
+        "n_layers": 1,
+        "max_len": 10,
+        "batch_size": 32,
+        "n_experts": 2,
+    },
 }
 
 MODEL_NAMES = sorted(RECOMMENDERS)

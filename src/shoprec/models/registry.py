@@ -8,6 +8,7 @@ from shoprec.models.content import ContentBased
 from shoprec.models.covisitation import ItemCoVisitation
 from shoprec.models.popularity import Popularity
 from shoprec.models.sasrec import SASRec
+from shoprec.models.text_sequence import TextSequence
 
 __all__ = ["RECOMMENDERS", "create_recommender"]
 
@@ -17,6 +18,7 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
     ItemCoVisitation.name: ItemCoVisitation,
     Popularity.name: Popularity,
     SASRec.name: SASRec,
+    TextSequence.name: TextSequence,
 }
 
 
