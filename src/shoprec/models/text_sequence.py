@@ -158,11 +158,7 @@ class TextSequence(Recommender):
         types = sorted(set(map(str, data.event_types)))
         self.event_types_ = types if len(types) > 1 else []
         self.uses_time_ = bool(len(data.timestamps) and data.timestamps.max() >= _MIN_EPOCH_MS)
-        examples = [
-            example
-            for items, kinds, times in _user_sequences(data, self._type_codes(data.event_types))
-            for example in _windows(items, kinds, self._gaps(times), data.n_items, self.max_len)
-        ]
+        examples = self._examples(data)
         config = TrainConfig(
             epochs=self.max_epochs,
             lr=self.lr,
@@ -182,23 +178,33 @@ class TextSequence(Recommender):
             self.network_ = self._network(text, data.n_items if self.use_ids else 0)
             if self.use_ids:
                 self.network_.id_mask.copy_(torch.from_numpy(trained.astype(np.float32)))
-            self.history_: TrainHistory = fit_model(
-                self.network_,
-                self._loss,
-                examples,
-                config,
-                collate=_collate,
-                length=lambda example: len(example[0]),
-                validate=validate,
-                progress=self.progress,
-            )
-        del self._untrained
+            try:
+                self.history_: TrainHistory = fit_model(
+                    self.network_,
+                    self._loss,
+                    examples,
+                    config,
+                    collate=_collate,
+                    length=lambda example: len(example[0]),
+                    validate=validate,
+                    progress=self.progress,
+                )
+            finally:
+                del self._untrained
         logger.info(
             "text_sequence: kept epoch %s of %d (validation NDCG@10 %s)",
             self.history_.best_epoch,
             len(self.history_.epochs),
             self.history_.best_score,
         )
+
+    def _examples(self, data: EncodedInteractions) -> list[_Example]:
+        """Every user's training windows with their event types and time gaps."""
+        return [
+            example
+            for items, kinds, times in _user_sequences(data, self._type_codes(data.event_types))
+            for example in _windows(items, kinds, self._gaps(times), data.n_items, self.max_len)
+        ]
 
     def _check_params(self) -> None:
         if self.hidden % self.n_heads:
