@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import numpy as np
 
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
-from shoprec.models.sasrec import _num_threads
+from shoprec.text.minilm import torch_threads
 
 if TYPE_CHECKING:
     import torch
@@ -173,7 +173,7 @@ class CTRRanker:
         if validation is None and groups is not None:
             train, validation = self._hold_out(train, groups)
         valid = None if validation is None else _check_pairs(*validation, source="validation")
-        with _num_threads(self.num_threads):
+        with torch_threads(self.num_threads):
             self.tokenizer_, self.network_ = self._build()
             config = TrainConfig(
                 epochs=self.max_epochs, lr=self.lr, weight_decay=self.weight_decay,
@@ -317,7 +317,7 @@ class CTRRanker:
         """Uncalibrated logits ``(n,)`` float32 of the pairs (higher = more likely)."""
         self._check_fitted()
         _check_pairs(contexts, candidates, None, "predict")
-        with _num_threads(self.num_threads):
+        with torch_threads(self.num_threads):
             return self._logits(contexts, candidates).astype(np.float32)
 
     def predict_proba(self, contexts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog
 from shoprec.models.base import Recommender
+from shoprec.text.minilm import torch_threads
 
 if TYPE_CHECKING:  # torch is imported lazily so that `import shoprec.models` stays light
     import torch
@@ -211,7 +212,7 @@ class SASRec(Recommender):
             return _score_network(self.network_, histories, self.max_len)
 
     def _threads(self) -> contextlib.AbstractContextManager[None]:
-        return _num_threads(self.num_threads)
+        return torch_threads(self.num_threads)
 
     # -- persistence ------------------------------------------------------------------------------
     def _get_state(self) -> dict[str, np.ndarray]:
@@ -330,19 +331,3 @@ def _score_network(
             out[lo : lo + len(chunk)] = network.item_logits(states).numpy()
     network.train(was_training)
     return out
-
-
-@contextlib.contextmanager
-def _num_threads(n: int | None) -> Iterator[None]:
-    """Temporarily set torch's intra-op thread count (no change for ``None``)."""
-    import torch
-
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -24,8 +24,9 @@ import numpy as np
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog
 from shoprec.models.base import Recommender
-from shoprec.models.sasrec import _mean_ndcg, _num_threads
+from shoprec.models.sasrec import _mean_ndcg
 from shoprec.text.item_text import item_texts
+from shoprec.text.minilm import torch_threads
 from shoprec.text.registry import encode_texts
 
 if TYPE_CHECKING:  # torch is imported lazily so that `import shoprec.models` stays light
@@ -335,7 +336,7 @@ class TextSequence(Recommender):
         self.network_.set_text_embeddings(torch.from_numpy(text))
 
     def _threads(self) -> contextlib.AbstractContextManager[None]:
-        return _num_threads(self.num_threads)
+        return torch_threads(self.num_threads)
 
     # -- persistence ------------------------------------------------------------------------------
     def _get_state(self) -> dict[str, np.ndarray]:

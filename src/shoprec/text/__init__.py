@@ -23,7 +23,7 @@ from shoprec.text.keywords import (
     item_tags,
     query_terms,
 )
-from shoprec.text.minilm import MiniLMEncoder, default_model_path
+from shoprec.text.minilm import MiniLMEncoder, default_model_path, torch_threads
 from shoprec.text.onnx_encoder import ONNX_FORMAT, OnnxEncoder, cached_onnx_encoder, export_onnx
 from shoprec.text.registry import ENCODERS, create_encoder, default_cache_dir, encode_texts
 from shoprec.text.sentiment import (
@@ -83,5 +83,6 @@ __all__ = [
     "rating_to_sentiment",
     "sentiment_score",
     "sentiment_scores",
+    "torch_threads",
     "user_sentiment",
 ]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["MiniLMEncoder", "default_model_path"]
+__all__ = ["MiniLMEncoder", "default_model_path", "torch_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class MiniLMEncoder(TextEncoder):
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
     ) -> np.ndarray:
-        with _torch_threads(self.num_threads):
+        with torch_threads(self.num_threads):
             return super().encode(texts, batch_size=batch_size, progress=progress)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
@@ -282,7 +282,8 @@ def _state_sha256(model: PreTrainedModel) -> str:
 
 
 @contextmanager
-def _torch_threads(num_threads: int | None) -> Iterator[None]:
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (no change for ``None``)."""
     if num_threads is None:
         yield
         return
