@@ -11,8 +11,15 @@ import torch
 import transformers
 
 from shoprec.evaluation.metrics import auc, log_loss
-from shoprec.exceptions import NotFittedError, ValidationError
-from shoprec.models import CTRRanker, TrainingPair, mine_training_pairs, user_context_text
+from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
+from shoprec.models import (
+    CTRRanker,
+    OnnxCTRRanker,
+    TrainingPair,
+    export_ctr_onnx,
+    mine_training_pairs,
+    user_context_text,
+)
 
 COLOURS = ["red", "blue", "green", "yellow"]
 HIDDEN, LAYERS = 32, 2
@@ -153,6 +160,44 @@ def test_deterministic_with_random_state(tiny_bert: Path) -> None:
         for _ in range(2)
     ]
     np.testing.assert_array_equal(probas[0], probas[1])
+
+
+def test_onnx_export_matches_torch_and_leaves_the_ranker_untouched(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    data = match_task(64, seed=13)
+    model = ranker(tiny_bert, mode="lora", max_epochs=2).fit(*data, groups=np.arange(64) % 8)
+    contexts, candidates, labels = match_task(100, seed=14)
+    before = model.decision_function(contexts, candidates)
+    export_ctr_onnx(model, tmp_path / "onnx")
+    np.testing.assert_array_equal(model.decision_function(contexts, candidates), before)
+    assert model.trainable_parameters() > HIDDEN + 1  # the adapters are still there
+
+    fp32 = OnnxCTRRanker(tmp_path / "onnx", quantized=False, num_threads=1)
+    np.testing.assert_allclose(fp32.decision_function(contexts, candidates), before, atol=1e-4)
+    np.testing.assert_allclose(
+        fp32.predict_proba(contexts, candidates), model.predict_proba(contexts, candidates),
+        atol=1e-4,
+    )  # fmt: skip
+    assert fp32.calibration == model.calibration_
+    single = fp32.predict_proba_one(contexts[0], candidates[0])
+    assert single == pytest.approx(float(fp32.predict_proba(contexts, candidates)[0]), abs=1e-5)
+    int8 = OnnxCTRRanker(tmp_path / "onnx", num_threads=1)
+    proba = int8.predict_proba(contexts, candidates)
+    assert abs(auc(labels, proba) - auc(labels, model.predict_proba(contexts, candidates))) < 0.05
+    # Dynamic int8 quantises activations per batch, so a pair's score moves a little with its batch.
+    assert int8.predict_proba_one(contexts[0], candidates[0]) == pytest.approx(proba[0], abs=0.02)
+
+
+def test_onnx_export_is_checked_on_load(fitted: CTRRanker, tmp_path: Path) -> None:
+    path = export_ctr_onnx(fitted, tmp_path / "onnx", quantize=False)
+    with pytest.raises(ArtifactError, match="int8"):
+        OnnxCTRRanker(path).predict_proba(["a"], ["b"])  # not quantised: no int8 graph
+    (path / "model.onnx").write_bytes(b"tampered")
+    with pytest.raises(ArtifactError, match="SHA-256"):
+        OnnxCTRRanker(path, quantized=False).predict_proba(["a"], ["b"])
+    with pytest.raises(ArtifactError, match="manifest"):
+        OnnxCTRRanker(tmp_path / "nowhere").predict_proba(["a"], ["b"])
 
 
 def test_not_fitted_and_bad_input(tiny_bert: Path) -> None:

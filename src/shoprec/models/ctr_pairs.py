@@ -1,4 +1,4 @@
-"""Training pairs for the CTR ranker: the user-context text and mined (user, item, label) pairs."""
+"""Pairs for the CTR ranker: the user-context text, mined (user, item, label) pairs, validation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from shoprec.exceptions import ValidationError
 from shoprec.profiles.portrait import UserPortrait
 
-__all__ = ["TrainingPair", "mine_training_pairs", "user_context_text"]
+__all__ = ["Pairs", "TrainingPair", "check_pairs", "mine_training_pairs", "user_context_text"]
+
+Pairs = tuple[Sequence[str], Sequence[str], np.ndarray]  # contexts, candidates, labels
 
 
 class TrainingPair(NamedTuple):
@@ -102,3 +105,38 @@ def mine_training_pairs(
         allowed = [str(i) for i in pool[rng.permutation(len(pool))] if i not in banned]
         pairs.extend(TrainingPair(user, item, 0) for item in allowed[:n_random])
     return pairs
+
+
+def check_pairs(
+    contexts: Sequence[str], candidates: Sequence[str], labels: np.ndarray | None, source: str
+) -> Pairs:
+    """Validated ``(contexts, candidates, labels)``: equal lengths, all str, 0/1 labels.
+
+    ``labels=None`` (scoring) checks the texts only and returns empty labels; otherwise the
+    labels come back as int64. Errors are :class:`~shoprec.exceptions.ValidationError` naming
+    ``source``, the 1-based row and the field.
+    """
+    if isinstance(contexts, str) or isinstance(candidates, str):
+        raise ValidationError("contexts and candidates must be sequences of str", source=source)
+    if len(contexts) != len(candidates):
+        raise ValidationError(
+            f"{len(contexts)} contexts but {len(candidates)} candidates", source=source
+        )
+    for field, texts in (("contexts", contexts), ("candidates", candidates)):
+        for row, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValidationError(f"not a str: {text!r}", source=source, row=row + 1,
+                                      field=field)  # fmt: skip
+    if labels is None:
+        return contexts, candidates, np.empty(0, dtype=np.int64)
+    y = np.asarray(labels)
+    if y.shape != (len(contexts),):
+        raise ValidationError(f"labels must have shape ({len(contexts)},), got {y.shape}",
+                              source=source, field="labels")  # fmt: skip
+    bad = np.flatnonzero(~np.isin(y, (0, 1)))
+    if len(bad):
+        raise ValidationError(f"label {y[bad[0]]!r} is not 0/1", source=source,
+                              row=int(bad[0]) + 1, field="labels")  # fmt: skip
+    if len(y) == 0:
+        raise ValidationError("no pairs", source=source)
+    return contexts, candidates, y.astype(np.int64)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -25,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import numpy as np
 
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
+from shoprec.models.calibration import platt_scaling, sigmoid
+from shoprec.models.ctr_pairs import Pairs, check_pairs
 from shoprec.text.minilm import torch_threads
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ _WEIGHTS = "weights.safetensors"
 _MODES = ("frozen", "lora", "full")
 _LORA_TARGETS = ["query", "value"]  # BERT attention projection module names
 _PREDICT_BATCH = 64
-_Pairs = tuple[Sequence[str], Sequence[str], np.ndarray]
 
 
 class CTRRanker:
@@ -144,7 +144,7 @@ class CTRRanker:
         labels: np.ndarray,
         *,
         groups: np.ndarray | Sequence[str] | None = None,
-        validation: _Pairs | None = None,
+        validation: Pairs | None = None,
     ) -> Self:
         """Fine-tune on labelled pairs with binary cross-entropy.
 
@@ -169,10 +169,10 @@ class CTRRanker:
         from shoprec.models.training import TrainConfig, fit_model
 
         self._check_params()
-        train = _check_pairs(contexts, candidates, labels, "training")
+        train = check_pairs(contexts, candidates, labels, "training")
         if validation is None and groups is not None:
             train, validation = self._hold_out(train, groups)
-        valid = None if validation is None else _check_pairs(*validation, source="validation")
+        valid = None if validation is None else check_pairs(*validation, source="validation")
         with torch_threads(self.num_threads):
             self.tokenizer_, self.network_ = self._build()
             config = TrainConfig(
@@ -194,7 +194,7 @@ class CTRRanker:
             )
             self.calibration_ = (1.0, 0.0)
             if valid is not None and self.calibration == "platt":
-                self.calibration_ = _platt(self._logits(valid[0], valid[1]), valid[2])
+                self.calibration_ = platt_scaling(self._logits(valid[0], valid[1]), valid[2])
         logger.info(
             "CTRRanker(%s): %d trainable parameters, best epoch %s, calibration %s",
             self.mode, self.trainable_parameters(), self.history_.best_epoch, self.calibration_,
@@ -209,7 +209,7 @@ class CTRRanker:
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in (0, 1): {self.validation_fraction}")
 
-    def _hold_out(self, train: _Pairs, groups: np.ndarray | Sequence[str]) -> tuple[_Pairs, _Pairs]:
+    def _hold_out(self, train: Pairs, groups: np.ndarray | Sequence[str]) -> tuple[Pairs, Pairs]:
         """Split off ``validation_fraction`` of the groups (at least one, and one remains)."""
         groups = np.asarray(groups)
         if groups.shape != (len(train[2]),):
@@ -225,7 +225,7 @@ class CTRRanker:
         n_valid = min(len(unique) - 1, max(1, round(self.validation_fraction * len(unique))))
         held = np.isin(groups, rng.choice(unique, size=n_valid, replace=False))
 
-        def take(mask: np.ndarray) -> _Pairs:
+        def take(mask: np.ndarray) -> Pairs:
             rows = np.flatnonzero(mask).tolist()
             return [train[0][i] for i in rows], [train[1][i] for i in rows], train[2][mask]
 
@@ -283,7 +283,7 @@ class CTRRanker:
         )
         return dict(batch)
 
-    def _validation_auc(self, valid: _Pairs) -> float:
+    def _validation_auc(self, valid: Pairs) -> float:
         labels = valid[2]
         if labels.min() == labels.max():
             return 0.0  # one class only: AUC undefined, nothing to stop on
@@ -316,7 +316,7 @@ class CTRRanker:
     def decision_function(self, contexts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
         """Uncalibrated logits ``(n,)`` float32 of the pairs (higher = more likely)."""
         self._check_fitted()
-        _check_pairs(contexts, candidates, None, "predict")
+        check_pairs(contexts, candidates, None, "predict")
         with torch_threads(self.num_threads):
             return self._logits(contexts, candidates).astype(np.float32)
 
@@ -330,7 +330,7 @@ class CTRRanker:
         """
         a, b = getattr(self, "calibration_", (1.0, 0.0))
         logits = self.decision_function(contexts, candidates).astype(np.float64)
-        return _sigmoid(a * logits + b).astype(np.float32)
+        return sigmoid(a * logits + b).astype(np.float32)
 
     def predict_proba_one(self, context: str, candidate: str) -> float:
         """Single-pair form of :meth:`predict_proba`."""
@@ -402,57 +402,3 @@ def _bce_loss(network: CTRNetwork, batch: tuple[dict[str, Any], Any]) -> torch.T
 
     tokens, labels = batch
     return torch.nn.functional.binary_cross_entropy_with_logits(network(**tokens), labels)
-
-
-def _check_pairs(
-    contexts: Sequence[str], candidates: Sequence[str], labels: np.ndarray | None, source: str
-) -> _Pairs:
-    """Validated pairs: equal lengths, strings, binary labels (as int64)."""
-    if isinstance(contexts, str) or isinstance(candidates, str):
-        raise ValidationError("contexts and candidates must be sequences of str", source=source)
-    if len(contexts) != len(candidates):
-        raise ValidationError(
-            f"{len(contexts)} contexts but {len(candidates)} candidates", source=source
-        )
-    for field, texts in (("contexts", contexts), ("candidates", candidates)):
-        for row, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValidationError(f"not a str: {text!r}", source=source, row=row + 1,
-                                      field=field)  # fmt: skip
-    if labels is None:
-        return contexts, candidates, np.empty(0, dtype=np.int64)
-    y = np.asarray(labels)
-    if y.shape != (len(contexts),):
-        raise ValidationError(f"labels must have shape ({len(contexts)},), got {y.shape}",
-                              source=source, field="labels")  # fmt: skip
-    bad = np.flatnonzero(~np.isin(y, (0, 1)))
-    if len(bad):
-        raise ValidationError(f"label {y[bad[0]]!r} is not 0/1", source=source,
-                              row=int(bad[0]) + 1, field="labels")  # fmt: skip
-    if len(y) == 0:
-        raise ValidationError("no pairs", source=source)
-    return contexts, candidates, y.astype(np.int64)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
-def _platt(logits: np.ndarray, labels: np.ndarray, *, iterations: int = 50) -> tuple[float, float]:
-    """Platt (1999) scaling: ``(a, b)`` of ``sigmoid(a * logit + b)`` by Newton's method on the
-    log-loss against Platt's smoothed targets (which keep separable data from diverging)."""
-    x = logits.astype(np.float64)
-    n_pos = float(labels.sum())
-    n_neg = len(labels) - n_pos
-    target = np.where(labels == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-    a, b = 1.0, 0.0
-    for _ in range(iterations):
-        p = _sigmoid(a * x + b)
-        g = np.array([((p - target) * x).sum(), (p - target).sum()])
-        w = p * (1 - p) + 1e-12
-        h = np.array([[(w * x * x).sum(), (w * x).sum()], [(w * x).sum(), w.sum()]])
-        step = np.linalg.solve(h + 1e-9 * np.eye(2), g)
-        a, b = a - step[0], b - step[1]
-        if math.hypot(*step) < 1e-10:
-            break
-    return float(a), float(b)

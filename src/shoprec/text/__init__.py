@@ -1,4 +1,4 @@
-"""Text: TextEncoder and its encoders, item text, cached encoding, keywords, sentiment."""
+"""Text: encoders (MiniLM, ONNX, hashing), item text, cached encoding, keywords, sentiment."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from shoprec.text.keywords import (
 )
 from shoprec.text.minilm import MiniLMEncoder, default_model_path, torch_threads
 from shoprec.text.onnx_encoder import ONNX_FORMAT, OnnxEncoder, cached_onnx_encoder, export_onnx
+from shoprec.text.onnx_graph import atomic_directory, fuse_bert_graph, quantize_int8
 from shoprec.text.registry import ENCODERS, create_encoder, default_cache_dir, encode_texts
 from shoprec.text.sentiment import (
     DEFAULT_RATING_SCALE,
@@ -60,6 +61,7 @@ __all__ = [
     "SentimentLabel",
     "SentimentSource",
     "TextEncoder",
+    "atomic_directory",
     "cached_onnx_encoder",
     "catalog_texts",
     "create_encoder",
@@ -72,6 +74,7 @@ __all__ = [
     "export_onnx",
     "extract_keywords",
     "file_sha256",
+    "fuse_bert_graph",
     "item_sentiment",
     "item_tags",
     "item_text",
@@ -79,6 +82,7 @@ __all__ = [
     "l2_normalize",
     "label_sentiment",
     "price_bands",
+    "quantize_int8",
     "query_terms",
     "rating_to_sentiment",
     "sentiment_score",

@@ -22,8 +22,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ import numpy as np
 from shoprec.exceptions import ArtifactError
 from shoprec.text.encoder import TextEncoder, file_sha256
 from shoprec.text.minilm import MiniLMEncoder
+from shoprec.text.onnx_graph import atomic_directory, fuse_bert_graph, quantize_int8
 
 __all__ = [
     "ONNX_FORMAT",
@@ -77,30 +76,30 @@ def export_onnx(
     pathlib.Path
         ``out_dir``.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary directory
+    config = encoder.model.config
+    with atomic_directory(out_dir) as tmp:
         logger.info("exporting %s to ONNX in %s", encoder.fingerprint, out_dir)
         raw = tmp.parent / f"{tmp.name}.raw.onnx"  # outside tmp: not part of the export
         try:
             encoder.export_onnx_graph(raw, opset_version=_OPSET)
-            fused = _fuse(raw, tmp / _FP32, encoder) if fuse else None
+            fused = None
+            if fuse:
+                fused = fuse_bert_graph(
+                    raw,
+                    tmp / _FP32,
+                    num_heads=int(config.num_attention_heads),
+                    hidden_size=int(config.hidden_size),
+                )
             if fused is None:
                 raw.replace(tmp / _FP32)
         finally:
             raw.unlink(missing_ok=True)
         if quantize:
-            _quantize(tmp / _FP32, tmp / _INT8)
+            quantize_int8(tmp / _FP32, tmp / _INT8)
         encoder.tokenizer.backend_tokenizer.save(str(tmp / _TOKENIZER))
         manifest = _manifest(encoder, tmp, quantize=quantize, fused=fused)
         (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
 
 
 def cached_onnx_encoder(
@@ -304,68 +303,6 @@ def _manifest(
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": {p: _version(p) for p in ("torch", "transformers", "onnx", "onnxruntime")},
     }
-
-
-def _fuse(source: Path, target: Path, encoder: MiniLMEncoder) -> dict[str, int] | None:
-    """Write the BERT-fused graph of ``source`` to ``target``; the fused operator counts, or
-    ``None`` (nothing written) when the optimizer fails."""
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    config = encoder.model.config
-    try:
-        optimized = optimize_model(
-            str(source),
-            model_type="bert",
-            num_heads=int(config.num_attention_heads),
-            hidden_size=int(config.hidden_size),
-        )
-        optimized.save_model_to_file(str(target))
-    except Exception as error:
-        logger.warning("onnxruntime graph fusion failed (%s); exporting the unfused graph", error)
-        return None
-    counts = optimized.get_fused_operator_statistics()
-    return {name: int(count) for name, count in counts.items() if count}
-
-
-def _quantize(source: Path, target: Path) -> None:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    quiet = _QuietQuantizer()
-    root.addFilter(quiet)  # the quantizer logs per-tensor chatter on the root logger
-    try:
-        quantize_dynamic(
-            source,
-            target,
-            per_channel=True,
-            weight_type=QuantType.QInt8,
-            # Fused contrib operators have no inferred output types; they are all float.
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    finally:
-        root.removeFilter(quiet)
-
-
-class _QuietQuantizer(logging.Filter):
-    """Drops onnxruntime's informational records and its pre-processing hint."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "onnxruntime" not in record.pathname:
-            return True
-        hint = "pre-processing before quantization" in record.getMessage()
-        return record.levelno >= logging.WARNING and not hint
-
-
-def _replace_dir(source: Path, target: Path) -> None:
-    """Move the finished ``source`` directory to ``target``, replacing an existing one."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{source.name.rsplit('.', 1)[-1]}")
-        target.rename(old)
-    source.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _version(package: str) -> str | None:
