@@ -1,0 +1,104 @@
+"""The embedded EventStore: one SQLite file in WAL mode, safe to share between threads."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shoprec.exceptions import ShoprecError
+from shoprec.store._sql import _Pool, _SQLStore
+
+__all__ = ["SQLiteStore"]
+
+logger = logging.getLogger(__name__)
+
+MEMORY = ":memory:"
+_BUSY_TIMEOUT_MS = 10_000  # waits for another process's write lock before failing
+
+
+class SQLiteStore(_SQLStore):
+    """Events, profiles and the catalog in one SQLite database file.
+
+    Parameters
+    ----------
+    path
+        The database file (created with its tables if missing), or ``":memory:"`` for a
+        private in-memory database that dies with the store.
+
+    Notes
+    -----
+    Writes go through one connection behind a lock, each call one ``BEGIN IMMEDIATE``
+    transaction; SQLite admits one writer at a time anyway, and queueing on a Python lock avoids
+    its busy-retry sleeps. Reads use a small pool of further connections: in WAL mode readers see
+    the last commit and neither block nor wait for the writer. Another process may open the same
+    file; its writes wait up to 10 s for the lock.
+    """
+
+    _seq_type = "INTEGER"  # INTEGER PRIMARY KEY is the rowid itself: no second index
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._shared = self.path == MEMORY  # an in-memory database exists on one connection only
+        if not self._shared:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._writer = self._connect(wal=not self._shared)
+        self._readers = _Pool(self._connect)
+        with self._write() as cur:
+            self._create_schema(cur)
+        logger.debug("opened SQLite store %s", self.path)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    def _connect(self, *, wal: bool = False) -> sqlite3.Connection:
+        # isolation_level=None: the module issues no implicit BEGIN; transactions are explicit.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        if wal:  # a property of the file, set once by the writer; readers find it set
+            conn.execute("PRAGMA journal_mode = WAL")
+        # FULL syncs the WAL at every commit: with NORMAL a commit survives a killed process but
+        # may be lost to a power cut or OS crash, and an acknowledged event must be durable.
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._lock:
+            if self._closed:
+                raise ShoprecError("the store is closed")
+            cur = self._writer.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                if self._writer.in_transaction:  # some errors already rolled it back
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        if self._shared:
+            with self._lock:
+                if self._closed:
+                    raise ShoprecError("the store is closed")
+                yield self._writer.cursor()
+            return
+        with self._readers.connection() as conn:
+            yield conn.cursor()
+
+    def close(self) -> None:
+        """Close every connection; later calls raise :class:`~shoprec.exceptions.ShoprecError`."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._readers.close()
+            self._writer.close()
