@@ -1,16 +1,20 @@
-"""Re-ranking: diversity (MMR, DPP greedy MAP), hard caps, business rules and exclusions."""
+"""Re-ranking: diversity (MMR, DPP), caps, business rules, exclusions, novelty, explanations."""
 
 from __future__ import annotations
 
 from shoprec.rerank.diversity import GroupCaps, capped_top_k, dpp, mmr
+from shoprec.rerank.explain import EVENT_VERBS, Explainer, Explanation
 from shoprec.rerank.reranker import DIVERSIFIERS, RERANK_METHODS, RerankConfig, Reranker
 from shoprec.rerank.rules import BusinessRules, Caps, ItemAttributes, keep_mask
 
 __all__ = [
     "DIVERSIFIERS",
+    "EVENT_VERBS",
     "RERANK_METHODS",
     "BusinessRules",
     "Caps",
+    "Explainer",
+    "Explanation",
     "GroupCaps",
     "ItemAttributes",
     "RerankConfig",

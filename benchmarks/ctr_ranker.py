@@ -1,0 +1,312 @@
+"""CTR ranker (MiniLM cross-encoder) as a second stage over text-sequence retrieval, Electronics.
+
+The text-sequence model retrieves the top ``--candidates`` items for every test user (full
+ranking, history excluded). On exactly those (user, candidate) pairs we compare the click /
+purchase scores of the CTR ranker (frozen, LoRA and full fine-tuning, served from its int8 ONNX
+export), the retrieval score itself and ALS: AUC, GAUC and log-loss (retrieval and ALS scores
+Platt-calibrated on the ranker's training pairs). NDCG@10 / HR@10 of the re-ranked lists are
+full-ranking figures: targets the retrieval missed count as misses, over all evaluable test users,
+so "retrieval" reproduces the text-sequence model's own NDCG@10.
+
+The ranker learns from the validation period: each validation user's first new item against
+hard negatives (their retrieval top list) and random ones, with context from training events only.
+Also measured: training time, peak memory (VmHWM, reset per mode), trainable parameters, and the
+ONNX ranker's latency for one user's 50 candidates. Writes benchmarks/results/ctr_ranker.json.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/ctr_ranker.py [--modes lora] [--train-users 2500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _results import DATA_DIR, write_results
+from shoprec.data.datasets import Dataset, load_dataset
+from shoprec.evaluation.metrics import auc, gauc, log_loss, ndcg_from_ranks
+from shoprec.models import (
+    ALS,
+    CTRRanker,
+    OnnxCTRRanker,
+    Recommender,
+    TextSequence,
+    export_ctr_onnx,
+    mine_training_pairs,
+    platt_scaling,
+    sigmoid,
+    user_context_text,
+)
+from shoprec.pipeline import fuse_scores
+from shoprec.profiles import ItemFeatures, build_portraits
+from shoprec.text.item_text import item_texts
+from shoprec.text.registry import encode_texts
+
+DATASET = "amazon2023_electronics"
+LEARNING_RATES = {"frozen": 2e-3, "lora": 5e-4, "full": 5e-5}
+NOTES = """\
+Candidates: the text-sequence model's top 50 per test user (train + validation history). AUC,
+GAUC and log-loss are over the pairs of users whose list holds a test item (GAUC needs both
+classes); `ndcg@10` / `hr@10` are full-ranking over all evaluable test users. `ctr-*` rows are
+the ONNX int8 ranker re-ranking the 50 candidates alone; `ctr-*+retrieval` fuse its rank with the
+retrieval score (each standardised over the user's list, summed with weight 1: the pipeline's
+fusion). `p50_ms` / `p99_ms`: one user's 50 candidates
+through the ONNX int8 ranker, 2 threads. `params`: trainable parameters.
+"""
+
+log = logging.getLogger("ctr_ranker")
+
+
+def histories_of(interactions: Any) -> dict[str, list[str]]:
+    """Item ids per user, oldest first."""
+    frame = interactions.frame
+    return {u: list(g["item_id"]) for u, g in frame.groupby("user_id", sort=False)}
+
+
+def contexts_for(
+    users: list[str], dataset: Dataset, interactions: Any, vectors: np.ndarray
+) -> dict[str, str]:
+    """User context text (portrait summary + recent titles) from ``interactions``; empty for
+    users without events there (cold users)."""
+    features = ItemFeatures.from_catalog(dataset.catalog, vectors)
+    wanted = interactions.select(interactions.frame["user_id"].isin(users).to_numpy())
+    portraits = build_portraits(wanted, features)
+    titles = dict(
+        zip(dataset.catalog.frame["item_id"], dataset.catalog.frame["title"], strict=True)
+    )
+    history = histories_of(wanted)
+    return {
+        u: user_context_text(portraits[u], [titles[i] for i in reversed(history[u])])
+        if u in portraits
+        else ""
+        for u in users
+    }
+
+
+def retrieve(
+    model: Recommender, users: list[str], histories: dict[str, list[str]], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``n`` item ids and scores per user, history excluded."""
+    ids, scores = [], []
+    for lo in range(0, len(users), 512):
+        chunk = users[lo : lo + 512]
+        i, s = model.recommend(chunk, k=n, histories={u: histories[u] for u in chunk})
+        ids.append(i)
+        scores.append(s)
+    return np.concatenate(ids), np.concatenate(scores)
+
+
+def pair_scores(
+    model: Recommender, users: list[str], items: np.ndarray, histories: dict[str, list[str]]
+) -> np.ndarray:
+    """``model``'s score of ``items[r, j]`` for ``users[r]``; ``(n_users, n)``."""
+    out = np.empty(items.shape, dtype=np.float64)
+    for lo in range(0, len(users), 512):
+        rows = slice(lo, lo + 512)
+        full = model.score([model.encode_items(histories[u]) for u in users[rows]])
+        index = np.vectorize(lambda i: model.item_index_.get(i, -1))(items[rows])
+        out[rows] = np.where(index >= 0, np.take_along_axis(full, np.maximum(index, 0), 1), -1e9)
+    return out
+
+
+def test_lists(dataset: Dataset, retrieval: Recommender, n: int) -> dict[str, Any]:
+    """Every evaluable test user's candidates, labels and targets."""
+    split = dataset.split
+    past = histories_of(split.train_valid)
+    known = set(retrieval.item_ids_)
+    targets: dict[str, set[str]] = {}
+    for user, group in split.test.frame.groupby("user_id", sort=False):
+        seen = set(past.get(user, ()))
+        new = {i for i in group["item_id"] if i in known and i not in seen}
+        if new:
+            targets[user] = new
+    users = list(targets)
+    history = {u: past.get(u, []) for u in users}
+    items, scores = retrieve(retrieval, users, history, n)
+    labels = np.array([[i in targets[u] for i in row] for u, row in zip(users, items, strict=True)])
+    return {"users": users, "items": items, "retrieval": scores.astype(np.float64),
+            "labels": labels, "n_targets": np.array([len(targets[u]) for u in users]),
+            "history": history}  # fmt: skip
+
+
+def list_metrics(order_scores: np.ndarray, lists: dict[str, Any], hit: np.ndarray) -> dict:
+    """Full-ranking NDCG@10 / HR@10 when each hit user's list is ordered by ``order_scores``."""
+    labels, n_targets = lists["labels"], lists["n_targets"]
+    ranks = np.full((len(labels), int(n_targets.max())), np.inf)
+    order = np.argsort(-order_scores, axis=1, kind="stable")
+    positions = np.argsort(order, axis=1) + 1  # rank of each candidate
+    for row, user_row in enumerate(np.flatnonzero(hit)):
+        found = positions[row][labels[user_row]]
+        ranks[user_row, : len(found)] = np.sort(found)
+    ndcg = ndcg_from_ranks(ranks, n_targets, k=10)
+    return {"ndcg@10": float(ndcg.mean()), "hr@10": float((ranks.min(axis=1) <= 10).mean())}
+
+
+def zsum(ranker: np.ndarray, retrieval: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """Per-list standardised retrieval score plus ``weight`` times the standardised ranker
+    logit: the pipeline's fusion (:func:`shoprec.pipeline.fuse_scores`)."""
+    return np.stack([fuse_scores(s, r, weight) for s, r in zip(retrieval, ranker, strict=True)])
+
+
+def latency(ranker: OnnxCTRRanker, contexts: list[str], candidates: list[list[str]]) -> dict:
+    times = []
+    for context, items in zip(contexts, candidates, strict=True):
+        start = time.perf_counter()
+        ranker.predict_proba([context] * len(items), items)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return round(int(line.split()[1]) / 1024)
+    return float("nan")
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux >= 4.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", default="frozen,lora,full")
+    parser.add_argument("--train-users", type=int, default=2500)
+    parser.add_argument("--ctr-epochs", type=int, default=2)
+    parser.add_argument("--retrieval-epochs", type=int, default=20)
+    parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scores", type=Path, default=Path("/tmp/ctr_ranker_scores.npz"),
+                        help="where the test-pair scores are kept for later analysis")  # fmt: skip
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    rng = np.random.default_rng(args.seed)
+
+    dataset = load_dataset(DATASET, data_dir=args.data_dir, progress=True)
+    split, catalog = dataset.split, dataset.catalog
+    texts = dict(zip(catalog.item_ids, item_texts(catalog), strict=True))
+    vectors = encode_texts("onnx", list(texts.values()), progress=True)
+
+    rows: list[dict[str, Any]] = []
+    baselines: dict[str, Recommender] = {
+        "text_sequence": TextSequence(max_epochs=args.retrieval_epochs, random_state=args.seed),
+        "als": ALS(random_state=args.seed),
+    }
+    train_s = {}
+    for name, model in baselines.items():
+        reset_peak()
+        start = time.perf_counter()
+        model.fit(split.train, catalog, validation=split.valid)
+        train_s[name] = (time.perf_counter() - start, peak_mb())
+        log.info("%s trained in %.0f s", name, train_s[name][0])
+    retrieval = baselines["text_sequence"]
+
+    # Ranker training pairs: validation-period targets, context from training events.
+    train_hist = histories_of(split.train)
+    valid_targets: dict[str, str] = {}
+    for user, group in split.valid.frame.groupby("user_id", sort=False):
+        seen = set(train_hist.get(user, ()))
+        new = [i for i in group["item_id"] if i not in seen and i in retrieval.item_index_]
+        if new and user in train_hist:
+            valid_targets[user] = new[0]
+    chosen = rng.permutation(list(valid_targets))[: args.train_users].tolist()
+    targets = {u: valid_targets[u] for u in chosen}
+    cand_ids, _ = retrieve(retrieval, chosen, train_hist, 20)
+    pairs = mine_training_pairs(
+        targets, dict(zip(chosen, cand_ids.tolist(), strict=True)), list(retrieval.item_ids_),
+        n_hard=4, n_random=2, exclude={u: train_hist[u] for u in chosen},
+        random_state=args.seed,
+    )  # fmt: skip
+    train_context = contexts_for(chosen, dataset, split.train, vectors)
+    p_users = [p.user_id for p in pairs]
+    p_contexts = [train_context[u] for u in p_users]
+    p_items = [texts[p.item_id] for p in pairs]
+    p_labels = np.array([p.label for p in pairs])
+    log.info("%d training pairs from %d validation users", len(pairs), len(chosen))
+
+    # Calibrate the baselines' scores on the same training pairs.
+    calibration = {}
+    for name, model in baselines.items():
+        by_user: dict[str, list[int]] = {}
+        for row_, user in enumerate(p_users):
+            by_user.setdefault(user, []).append(row_)
+        users = list(by_user)
+        width = max(len(v) for v in by_user.values())
+        grid = np.full((len(users), width), "", dtype=object)
+        for r, u in enumerate(users):
+            grid[r, : len(by_user[u])] = [pairs[i].item_id for i in by_user[u]]
+        s = pair_scores(model, users, grid, train_hist)
+        flat = np.concatenate([s[r, : len(by_user[u])] for r, u in enumerate(users)])
+        order = np.concatenate([by_user[u] for u in users])
+        calibration[name] = platt_scaling(flat, p_labels[order])
+
+    # Test lists: retrieval top-N for every evaluable test user.
+    lists = test_lists(dataset, retrieval, args.candidates)
+    hit = lists["labels"].any(axis=1)
+    hit_users = [u for u, h in zip(lists["users"], hit, strict=True) if h]
+    log.info("%d evaluable test users, %d with a target among their %d candidates",
+             len(hit), hit.sum(), args.candidates)  # fmt: skip
+    labels = lists["labels"][hit]
+    groups = np.repeat(np.arange(len(hit_users)), args.candidates)
+    test_context = contexts_for(hit_users, dataset, split.train_valid, vectors)
+    t_contexts = [test_context[u] for u in hit_users for _ in range(args.candidates)]
+    t_items = [texts[i] for i in lists["items"][hit].ravel()]
+    y = labels.ravel().astype(np.int64)
+
+    def add(model: str, scores: np.ndarray, proba: np.ndarray | None, **extra: Any) -> None:
+        flat = scores.ravel()
+        row = {
+            "dataset": DATASET,
+            "model": model,
+            "auc": auc(y, flat),
+            "gauc": gauc(y, flat, groups),
+            "logloss": float("nan") if proba is None else log_loss(y, proba.ravel()),
+            **list_metrics(scores, lists, hit),
+            **extra,
+        }
+        rows.append(row)
+        log.info("%s", row)
+        write_results("ctr_ranker", rows, notes=NOTES)
+
+    retrieval_scores = lists["retrieval"][hit]
+    for name, model in baselines.items():
+        s = (retrieval_scores if name == "text_sequence"
+             else pair_scores(model, hit_users, lists["items"][hit], lists["history"]))  # fmt: skip
+        a, b = calibration[name]
+        add(name if name != "text_sequence" else "retrieval (text_sequence)", s,
+            sigmoid(a * s + b), train_s=train_s[name][0], peak_mb=train_s[name][1])  # fmt: skip
+
+    saved: dict[str, np.ndarray] = {}
+    for mode in args.modes.split(","):
+        reset_peak()
+        ranker = CTRRanker(
+            mode=mode, lr=LEARNING_RATES[mode], max_epochs=args.ctr_epochs, patience=1,
+            max_length=args.max_length, random_state=args.seed, progress=True,
+        )  # fmt: skip
+        start = time.perf_counter()
+        ranker.fit(p_contexts, p_items, p_labels, groups=np.array(p_users))
+        seconds, memory = time.perf_counter() - start, peak_mb()
+        with tempfile.TemporaryDirectory() as tmp:
+            served = OnnxCTRRanker(export_ctr_onnx(ranker, Path(tmp) / "onnx"))
+            logits = served.decision_function(t_contexts, t_items).reshape(labels.shape)
+            proba = served.predict_proba(t_contexts, t_items).reshape(labels.shape)
+            sample = lists["items"][hit][:100]
+            timing = latency(served, [test_context[u] for u in hit_users[:100]],
+                             [[texts[i] for i in r] for r in sample])  # fmt: skip
+        extra = {"train_s": seconds, "peak_mb": memory, "params": ranker.trainable_parameters(),
+                 "best_epoch": ranker.history_.best_epoch, **timing}  # fmt: skip
+        add(f"ctr-{mode}", logits, proba, **extra)
+        add(f"ctr-{mode}+retrieval", zsum(logits, retrieval_scores), None)
+        saved[mode] = logits
+        np.savez(args.scores, labels=labels, retrieval=retrieval_scores, **saved)
+
+
+if __name__ == "__main__":
+    main()
