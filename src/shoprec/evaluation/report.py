@@ -21,7 +21,7 @@ from shoprec.evaluation.protocol import HISTORY_BUCKETS, SLICE_K, EvaluationResu
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["format_table", "write_html_report", "write_json"]
+__all__ = ["format_table", "write_html_report", "write_json", "write_tradeoff_report"]
 
 # Columns of the default table, in order; those no result has are left out.
 _DEFAULT_COLUMNS = (
@@ -137,16 +137,24 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _png_data_uri(draw: Callable[[Figure], None]) -> str:
-    """Draw on a fresh Agg figure and return it as a ``data:image/png;base64`` URI."""
+def _png_data_uri(
+    draw: Callable[[Figure], None],
+    *,
+    png: str | Path | None = None,
+    size: tuple[float, float] = (9, 3.6),
+) -> str:
+    """Draw on a fresh Agg figure and return it as a ``data:image/png;base64`` URI (also saved
+    to ``png`` when given)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(9, 3.6), dpi=100, layout="constrained")
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     draw(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
+    if png is not None:
+        Path(png).write_bytes(buffer.getvalue())
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -254,6 +262,77 @@ def write_html_report(
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{heading}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{heading}</h1>\n<p>shoprec {html.escape(__version__)}</p>\n{body}\n</body>\n</html>\n"
+    )
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _draw_tradeoff(rows: Sequence[Mapping[str, Any]], k: int) -> Callable[[Figure], None]:
+    def draw(figure: Figure) -> None:
+        axes = figure.subplots(1, 3)
+        for setting in dict.fromkeys(row["setting"] for row in rows):
+            curve = [row for row in rows if row["setting"] == setting]
+            weights = [row["diversity"] for row in curve]
+            style = {"marker": "o", "label": setting}
+            axes[0].plot(weights, [row[f"ndcg@{k}"] for row in curve], **style)
+            axes[1].plot([row[f"ild@{k}"] for row in curve], [row[f"ndcg@{k}"] for row in curve],
+                         **style)  # fmt: skip
+            axes[2].plot([row[f"coverage@{k}"] for row in curve],
+                         [row[f"ndcg@{k}"] for row in curve], **style)  # fmt: skip
+        labels = (("diversity weight", "NDCG by weight"), (f"intra-list diversity@{k}",
+                  "NDCG vs diversity"), (f"catalog coverage@{k}", "NDCG vs coverage"))  # fmt: skip
+        for ax, (xlabel, title) in zip(axes, labels, strict=True):
+            ax.set(xlabel=xlabel, ylabel=f"NDCG@{k}", title=title)
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize="small")
+
+    return draw
+
+
+def write_tradeoff_report(
+    rows: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    title: str,
+    k: int = 10,
+    metadata: Mapping[str, Any] | None = None,
+    png: str | Path | None = None,
+) -> Path:
+    """Write an HTML page with the accuracy / diversity / coverage trade-off of a sweep.
+
+    Parameters
+    ----------
+    rows
+        Rows of :func:`shoprec.evaluation.diversity_sweep`: ``setting``, ``diversity`` and the
+        ``@k`` metrics.
+    path
+        The ``.html`` file to write.
+    title
+        Page title and heading.
+    k
+        The cut-off of the metrics.
+    metadata
+        Shown as key/value lines.
+    png
+        Also save the plot as this PNG file (e.g. for a Markdown page).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["diversity", f"ndcg@{k}", f"hr@{k}", f"ild@{k}", f"coverage@{k}", f"novelty@{k}"]
+    table = _html_table(
+        ["setting", *columns], [[row["setting"], *(row.get(c) for c in columns)] for row in rows]
+    )
+    figure = _png_data_uri(_draw_tradeoff(rows, k), png=png, size=(13, 4))
+    meta = "".join(
+        f"<p><b>{html.escape(str(key))}</b>: <code>{html.escape(str(value))}</code></p>"
+        for key, value in (metadata or {}).items()
+    )
+    heading = html.escape(title)
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{heading}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<h1>{heading}</h1>\n"
+        f'<h2>Trade-off</h2>\n<img alt="NDCG against diversity and coverage" src="{figure}">\n'
+        f"<h2>Sweep</h2>\n{table}\n<h2>Metadata</h2>\n{meta}\n</body>\n</html>\n"
     )
     path.write_text(page, encoding="utf-8")
     return path

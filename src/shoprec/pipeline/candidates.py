@@ -23,7 +23,8 @@ class Candidates:
     source_scores
         Source name -> ``{row: score}`` of the rows that source proposed.
     text
-        Text similarity of every catalog row to the user's interest (``None``: no history).
+        Text similarity of the new rows to the user's interest, ``-inf`` elsewhere (``None``:
+        no history).
     """
 
     rows: np.ndarray
@@ -67,7 +68,8 @@ def gather_candidates(
         Rows without training events, proposed by the ``new`` source by ``model`` score where
         finite, else by ``text``.
     text
-        Text similarity of each row to the user's interest, or ``None``.
+        Text similarity of the ``is_new`` rows to the user's interest (other rows are not
+        read), or ``None``.
     """
     n_items = len(popularity)
     blocked = np.zeros(n_items, dtype=bool)
