@@ -37,13 +37,11 @@ from shoprec.models import (
     Recommender,
     TextSequence,
     export_ctr_onnx,
-    mine_training_pairs,
     platt_scaling,
     sigmoid,
-    user_context_text,
 )
+from shoprec.models.ctr_data import user_contexts, validation_pairs
 from shoprec.pipeline import fuse_scores
-from shoprec.profiles import ItemFeatures, build_portraits
 from shoprec.text.item_text import item_texts
 from shoprec.text.registry import encode_texts
 
@@ -66,26 +64,6 @@ def histories_of(interactions: Any) -> dict[str, list[str]]:
     """Item ids per user, oldest first."""
     frame = interactions.frame
     return {u: list(g["item_id"]) for u, g in frame.groupby("user_id", sort=False)}
-
-
-def contexts_for(
-    users: list[str], dataset: Dataset, interactions: Any, vectors: np.ndarray
-) -> dict[str, str]:
-    """User context text (portrait summary + recent titles) from ``interactions``; empty for
-    users without events there (cold users)."""
-    features = ItemFeatures.from_catalog(dataset.catalog, vectors)
-    wanted = interactions.select(interactions.frame["user_id"].isin(users).to_numpy())
-    portraits = build_portraits(wanted, features)
-    titles = dict(
-        zip(dataset.catalog.frame["item_id"], dataset.catalog.frame["title"], strict=True)
-    )
-    history = histories_of(wanted)
-    return {
-        u: user_context_text(portraits[u], [titles[i] for i in reversed(history[u])])
-        if u in portraits
-        else ""
-        for u in users
-    }
 
 
 def retrieve(
@@ -187,7 +165,6 @@ def main() -> None:
                         help="where the test-pair scores are kept for later analysis")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    rng = np.random.default_rng(args.seed)
 
     dataset = load_dataset(DATASET, data_dir=args.data_dir, progress=True)
     split, catalog = dataset.split, dataset.catalog
@@ -209,27 +186,10 @@ def main() -> None:
     retrieval = baselines["text_sequence"]
 
     # Ranker training pairs: validation-period targets, context from training events.
+    pairs = validation_pairs(split, catalog, retrieval, vectors, max_users=args.train_users,
+                             random_state=args.seed)  # fmt: skip
     train_hist = histories_of(split.train)
-    valid_targets: dict[str, str] = {}
-    for user, group in split.valid.frame.groupby("user_id", sort=False):
-        seen = set(train_hist.get(user, ()))
-        new = [i for i in group["item_id"] if i not in seen and i in retrieval.item_index_]
-        if new and user in train_hist:
-            valid_targets[user] = new[0]
-    chosen = rng.permutation(list(valid_targets))[: args.train_users].tolist()
-    targets = {u: valid_targets[u] for u in chosen}
-    cand_ids, _ = retrieve(retrieval, chosen, train_hist, 20)
-    pairs = mine_training_pairs(
-        targets, dict(zip(chosen, cand_ids.tolist(), strict=True)), list(retrieval.item_ids_),
-        n_hard=4, n_random=2, exclude={u: train_hist[u] for u in chosen},
-        random_state=args.seed,
-    )  # fmt: skip
-    train_context = contexts_for(chosen, dataset, split.train, vectors)
-    p_users = [p.user_id for p in pairs]
-    p_contexts = [train_context[u] for u in p_users]
-    p_items = [texts[p.item_id] for p in pairs]
-    p_labels = np.array([p.label for p in pairs])
-    log.info("%d training pairs from %d validation users", len(pairs), len(chosen))
+    p_users, p_labels = pairs.users.tolist(), pairs.labels
 
     # Calibrate the baselines' scores on the same training pairs.
     calibration = {}
@@ -241,7 +201,7 @@ def main() -> None:
         width = max(len(v) for v in by_user.values())
         grid = np.full((len(users), width), "", dtype=object)
         for r, u in enumerate(users):
-            grid[r, : len(by_user[u])] = [pairs[i].item_id for i in by_user[u]]
+            grid[r, : len(by_user[u])] = [pairs.items[i] for i in by_user[u]]
         s = pair_scores(model, users, grid, train_hist)
         flat = np.concatenate([s[r, : len(by_user[u])] for r, u in enumerate(users)])
         order = np.concatenate([by_user[u] for u in users])
@@ -255,7 +215,7 @@ def main() -> None:
              len(hit), hit.sum(), args.candidates)  # fmt: skip
     labels = lists["labels"][hit]
     groups = np.repeat(np.arange(len(hit_users)), args.candidates)
-    test_context = contexts_for(hit_users, dataset, split.train_valid, vectors)
+    test_context = user_contexts(hit_users, split.train_valid, catalog, vectors)
     t_contexts = [test_context[u] for u in hit_users for _ in range(args.candidates)]
     t_items = [texts[i] for i in lists["items"][hit].ravel()]
     y = labels.ravel().astype(np.int64)
@@ -291,7 +251,7 @@ def main() -> None:
             max_length=args.max_length, random_state=args.seed, progress=True,
         )  # fmt: skip
         start = time.perf_counter()
-        ranker.fit(p_contexts, p_items, p_labels, groups=np.array(p_users))
+        ranker.fit(pairs.contexts, pairs.candidates, p_labels, groups=pairs.users)
         seconds, memory = time.perf_counter() - start, peak_mb()
         with tempfile.TemporaryDirectory() as tmp:
             served = OnnxCTRRanker(export_ctr_onnx(ranker, Path(tmp) / "onnx"))

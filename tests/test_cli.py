@@ -148,3 +148,45 @@ def test_encode_search_and_profile_on_synthetic_shop() -> None:
         main, ["profile", "nobody", "--dataset", "synthetic", "--encoder", "hashing"]
     )
     assert nobody.exit_code == 2 and "'nobody' has no events" in nobody.output
+
+
+def test_build_a_pipeline_and_explain_its_lists(tmp_path: Path) -> None:
+    out = tmp_path / "pipeline"
+    built = run("build", "--dataset", "synthetic", "--model", "als", "--encoder", "hashing",
+                "--rerank", "mmr", "--diversity", "0.3", "--max-per-category", "3",
+                "--out", str(out))  # fmt: skip
+    assert built.exit_code == 0, built.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["rerank"] == {
+        "method": "mmr", "diversity": 0.3, "max_per_category": 3, "max_per_brand": None,
+        "novelty_weight": 0.0, "exclude_seen": True,
+    }  # fmt: skip
+    assert manifest["metrics"]["dataset"] == "synthetic" and manifest["metrics"]["ndcg@10"] > 0
+
+    shown = run("explain", "--pipeline", str(out), "--dataset", "synthetic", "-k", "4",
+                "--json", "u00476")  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    recs = json.loads(shown.output)["u00476"]
+    assert len(recs) == 4 and all(r["reason"] and r["sources"] for r in recs)
+    text = run("explain", "--pipeline", str(out), "--dataset", "synthetic", "u00476", "nobody")
+    assert "u00476 (14 events)" in text.output and "nobody (0 events)" in text.output
+
+
+@pytest.mark.slow
+def test_train_ranker_on_a_pipeline_and_serve_it_from_onnx(tmp_path: Path) -> None:
+    pipeline = tmp_path / "pipeline"
+    run("build", "--dataset", "synthetic", "--model", "als", "--encoder", "hashing",
+        "--out", str(pipeline))  # fmt: skip
+    ranker = tmp_path / "ranker"
+    trained = run("train-ranker", "--dataset", "synthetic", "--retriever", str(pipeline),
+                  "--mode", "frozen", "--users", "40", "--epochs", "1",
+                  "--out", str(ranker))  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert (ranker / "onnx" / "model.int8.onnx").is_file()
+    with_ranker = tmp_path / "with-ranker"
+    built = run("build", "--dataset", "synthetic", "--model", "als", "--encoder", "hashing",
+                "--ranker", str(ranker / "onnx"), "--out", str(with_ranker))  # fmt: skip
+    assert built.exit_code == 0, built.output
+    shown = run("explain", "--pipeline", str(with_ranker), "--dataset", "synthetic", "--json",
+                "u00476")  # fmt: skip
+    assert len(json.loads(shown.output)["u00476"]) == 10

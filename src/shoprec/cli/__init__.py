@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on the group.
-from shoprec.cli import data_commands, model_commands, text_commands  # noqa: F401
+from shoprec.cli import (  # noqa: F401
+    data_commands,
+    model_commands,
+    pipeline_commands,
+    serve_commands,
+    text_commands,
+    transfer_commands,
+)
 from shoprec.cli._app import main
 
 __all__ = ["main"]
