@@ -7,7 +7,6 @@ from shoprec.cli import (  # noqa: F401
     data_commands,
     model_commands,
     pipeline_commands,
-    serve_commands,
     text_commands,
     transfer_commands,
 )
