@@ -87,11 +87,13 @@ def test_ingest_train_evaluate_recommend(shop_files: tuple[Path, Path], tmp_path
 
 def test_demo_on_synthetic_shop_writes_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = run(
-        "demo", "--dataset", "synthetic", "--models", "popularity,covisitation", "--out", str(out)
-    )
+    result = run("demo", "--dataset", "synthetic", "--models", "popularity,covisitation",
+                 "--encoder", "hashing", "--out", str(out))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "covisitation" in result.output
+    assert "building the recommendation pipeline around covisitation" in result.output
+    assert "Because you" in result.output  # explained lists of real users
+    assert (out / "pipeline" / "manifest.json").is_file()
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "popularity" in html
     metrics = {
@@ -101,7 +103,8 @@ def test_demo_on_synthetic_shop_writes_report(tmp_path: Path) -> None:
 
 
 def test_demo_falls_back_to_synthetic_without_data(tmp_path: Path) -> None:
-    result = run("demo", "--models", "popularity", "--out", str(tmp_path / "r"), data_dir=tmp_path)
+    result = run("demo", "--models", "popularity", "--encoder", "hashing",
+                 "--out", str(tmp_path / "r"), data_dir=tmp_path)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "synthetic" in result.output
 

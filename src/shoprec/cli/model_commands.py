@@ -134,11 +134,20 @@ def models() -> None:
     show_default=True,
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--encoder", default="onnx", show_default=True, help="Item text encoder of the pipeline."
+)
 @click.pass_context
 def demo(
-    ctx: click.Context, dataset: str | None, model_names: str | None, out: Path, seed: int
+    ctx: click.Context,
+    dataset: str | None,
+    model_names: str | None,
+    out: Path,
+    seed: int,
+    encoder: str,
 ) -> None:
-    """Train and evaluate the baselines on the default dataset and write the report."""
+    """Train and evaluate the baselines on the default dataset, write the report, then build
+    the recommendation pipeline around the best one and show explained lists."""
     from shoprec.data.datasets import available_datasets
     from shoprec.evaluation import format_table
     from shoprec.evaluation.experiment import baseline_models, compare_models
@@ -166,6 +175,34 @@ def demo(
     results = [run.result for run in runs]
     click.echo(format_table(results))
     _write_reports(results, out, data, train_s={run.name: run.train_s for run in runs})
+    best = max(runs, key=lambda run: run.result.metrics["ndcg@10"])
+    _demo_pipeline(best, data, out / "pipeline", encoder)
+
+
+def _demo_pipeline(best: Any, data: Any, out: Path, encoder: str) -> None:
+    """Build the full pipeline around the best model and show three users' explained lists."""
+    from shoprec.pipeline import Pipeline, PipelineConfig, Request
+    from shoprec.rerank import RerankConfig
+
+    click.echo(f"building the recommendation pipeline around {best.name} (MMR, diversity 0.2)")
+    config = PipelineConfig(encoder=encoder, rerank=RerankConfig(method="mmr", diversity=0.2))
+    pipeline = Pipeline(config, progress=True)
+    pipeline.fit(data.split.train, data.catalog, validation=data.split.valid, model=best.model)
+    pipeline.record_metrics({"dataset": data.name, **best.result.metrics})
+    pipeline.save(out)
+    past = data.split.train_valid.frame
+    users = past["user_id"].value_counts()
+    for user in users.index[[len(users) // 4, len(users) // 2, 3 * len(users) // 4]]:
+        mine = past[past["user_id"] == user]
+        request = Request(history=mine["item_id"].tolist(), k=5,
+                          event_types=mine["event_type"].astype(str).tolist())  # fmt: skip
+        last = data.catalog.item(mine["item_id"].iloc[-1]).title[:60]
+        click.echo(f"\n{user}: {len(mine)} events, the last: {last}")
+        for rank, rec in enumerate(pipeline.recommend([request])[0], start=1):
+            title = data.catalog.item(rec.item_id).title[:55]
+            reason = rec.explanation.reason if rec.explanation else ""
+            click.echo(f"  {rank}. {title:<55}  {reason}")
+    click.echo(f"\npipeline saved to {out} (try `shoprec explain --pipeline {out} USER`)")
 
 
 def _write_reports(

@@ -119,18 +119,26 @@ class Pipeline:
         catalog: Catalog,
         *,
         validation: Interactions | None = None,
+        model: Recommender | None = None,
     ) -> Self:
-        """Fit the model and the candidate sources on ``interactions`` over ``catalog``."""
+        """Fit the model and the candidate sources on ``interactions`` over ``catalog``.
+
+        ``model``: an already fitted ranking model to use as is (its name replaces
+        ``config.model``), e.g. the winner of a comparison.
+        """
         from shoprec.pipeline.artifact import data_fingerprint
 
         config = self.settings
-        params = {**config.model_params}
-        accepted = create_recommender(config.model).get_params()
-        for key, value in (("random_state", self.random_state), ("progress", self.progress)):
-            if key in accepted:
-                params.setdefault(key, value)
-        self.model_ = create_recommender(config.model, **params)
-        self.model_.fit(interactions, catalog, validation=validation)
+        if model is not None:
+            if not model.is_fitted:
+                raise ValidationError("the given model is not fitted", field="model")
+            self.config = config = replace(
+                config, model=model.name, model_params=model.get_params()
+            )
+            self.model_ = model
+        else:
+            self.model_ = self._new_model(config)
+            self.model_.fit(interactions, catalog, validation=validation)
         sources = config.candidates
         self.covisitation_ = (
             ItemCoVisitation().fit(interactions, catalog) if sources.get("covisitation") else None
@@ -147,6 +155,14 @@ class Pipeline:
         vectors = encode_texts(config.encoder, item_texts(catalog), progress=self.progress)
         self._view = self._make_view(catalog, vectors, frozenset())
         return self
+
+    def _new_model(self, config: PipelineConfig) -> Recommender:
+        params = {**config.model_params}
+        accepted = create_recommender(config.model).get_params()
+        for key, value in (("random_state", self.random_state), ("progress", self.progress)):
+            if key in accepted:
+                params.setdefault(key, value)
+        return create_recommender(config.model, **params)
 
     def record_metrics(self, metrics: dict[str, Any]) -> None:
         """Keep training-time metrics (e.g. the model's test NDCG) for the artifact manifest."""
