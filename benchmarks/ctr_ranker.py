@@ -13,12 +13,13 @@ hard negatives (their retrieval top list) and random ones, with context from tra
 Also measured: training time, peak memory (VmHWM, reset per mode), trainable parameters, and the
 ONNX ranker's latency for one user's 50 candidates. Writes benchmarks/results/ctr_ranker.json.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/ctr_ranker.py [--modes lora] [--train-users 2500]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/ctr_ranker.py [--modes lora] [--train-users 1000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import tempfile
 import time
@@ -43,10 +44,12 @@ from shoprec.models import (
 from shoprec.models.ctr_data import user_contexts, validation_pairs
 from shoprec.pipeline import fuse_scores
 from shoprec.text.item_text import item_texts
-from shoprec.text.registry import encode_texts
+from shoprec.text.registry import default_cache_dir, encode_texts
 
 DATASET = "amazon2023_electronics"
 LEARNING_RATES = {"frozen": 2e-3, "lora": 5e-4, "full": 5e-5}
+FROZEN_EPOCHS = 10  # the frozen encoder runs once; head epochs are nearly free
+RETRIEVAL_CACHE = "pipeline-amazon2023_electronics-text_sequence-0"
 NOTES = """\
 Candidates: the text-sequence model's top 50 per test user (train + validation history). AUC,
 GAUC and log-loss are over the pairs of users whose list holds a test item (GAUC needs both
@@ -154,7 +157,13 @@ def reset_peak() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", default="frozen,lora,full")
-    parser.add_argument("--train-users", type=int, default=2500)
+    parser.add_argument("--train-users", type=int, default=1000)
+    parser.add_argument(
+        "--retrieval",
+        type=Path,
+        default=default_cache_dir() / "bench" / RETRIEVAL_CACHE,
+        help="a pipeline directory whose model is the retrieval model (fitted if missing)",
+    )
     parser.add_argument("--ctr-epochs", type=int, default=2)
     parser.add_argument("--retrieval-epochs", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=50)
@@ -176,8 +185,16 @@ def main() -> None:
         "text_sequence": TextSequence(max_epochs=args.retrieval_epochs, random_state=args.seed),
         "als": ALS(random_state=args.seed),
     }
-    train_s = {}
+    train_s: dict[str, tuple[float, float]] = {}
+    cached = args.retrieval / "model"
+    if (cached / "manifest.json").is_file():  # the same model, fitted by benchmarks/diversity.py
+        baselines["text_sequence"] = Recommender.load(cached)
+        manifest = json.loads((args.retrieval / "manifest.json").read_text())
+        train_s["text_sequence"] = (float("nan"), float("nan"))
+        log.info("retrieval model loaded from %s (%s)", cached, manifest["config"]["model"])
     for name, model in baselines.items():
+        if name in train_s:
+            continue
         reset_peak()
         start = time.perf_counter()
         model.fit(split.train, catalog, validation=split.valid)
@@ -247,7 +264,8 @@ def main() -> None:
     for mode in args.modes.split(","):
         reset_peak()
         ranker = CTRRanker(
-            mode=mode, lr=LEARNING_RATES[mode], max_epochs=args.ctr_epochs, patience=1,
+            mode=mode, lr=LEARNING_RATES[mode], patience=1,
+            max_epochs=FROZEN_EPOCHS if mode == "frozen" else args.ctr_epochs,
             max_length=args.max_length, random_state=args.seed, progress=True,
         )  # fmt: skip
         start = time.perf_counter()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["CTRNetwork"]
+__all__ = ["CTRHead", "CTRNetwork"]
 
 
 class CTRNetwork(nn.Module):
@@ -46,15 +46,36 @@ class CTRNetwork(nn.Module):
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
 
+    def pool(
+        self,
+        input_ids: torch.Tensor,  # (batch, seq) int64
+        attention_mask: torch.Tensor,  # (batch, seq) int64, 1 for real tokens
+        token_type_ids: torch.Tensor | None = None,  # (batch, seq) int64, 0 context / 1 item
+    ) -> torch.Tensor:  # (batch, hidden) the pair vector
+        tokens = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state  # (batch, seq, hidden)
+        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)  # (batch, seq, 1)
+        return (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
     def forward(
         self,
         input_ids: torch.Tensor,  # (batch, seq) int64
         attention_mask: torch.Tensor,  # (batch, seq) int64, 1 for real tokens
         token_type_ids: torch.Tensor | None = None,  # (batch, seq) int64, 0 context / 1 item
     ) -> torch.Tensor:  # (batch,) logits
-        tokens = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state  # (batch, seq, hidden)
-        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)  # (batch, seq, 1)
-        pooled = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)  # (batch, hidden)
+        pooled = self.pool(input_ids, attention_mask, token_type_ids)  # (batch, hidden)
         return self.head(self.dropout(pooled)).squeeze(-1)  # (batch,)
+
+
+class CTRHead(nn.Module):
+    """The trainable part of a frozen-encoder :class:`CTRNetwork` on precomputed pair vectors:
+    ``(batch, hidden)`` -> ``(batch,)`` logits. Shares (does not copy) the network's head."""
+
+    def __init__(self, network: CTRNetwork) -> None:
+        super().__init__()
+        self.dropout = network.dropout
+        self.head = network.head
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:  # (batch, hidden) -> (batch,)
+        return self.head(self.dropout(pooled)).squeeze(-1)

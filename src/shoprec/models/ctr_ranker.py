@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from shoprec.models.ctr_network import CTRNetwork
-    from shoprec.models.training import TrainHistory
+    from shoprec.models.training import TrainConfig, TrainHistory
 
 __all__ = ["CTRRanker"]
 
@@ -181,17 +181,20 @@ class CTRRanker:
                 patience=self.patience if valid is not None else None,
                 random_state=self.random_state,
             )  # fmt: skip
-            examples = list(zip(train[0], train[1], train[2].tolist(), strict=True))
-            self.history_: TrainHistory = fit_model(
-                self.network_,
-                _bce_loss,
-                examples,
-                config,
-                collate=self._collate,
-                length=lambda ex: len(ex[0]) + len(ex[1]),
-                validate=None if valid is None else lambda _: self._validation_auc(valid),
-                progress=self.progress,
-            )
+            if self.mode == "frozen":
+                self.history_: TrainHistory = self._fit_head(train, valid, config)
+            else:
+                examples = list(zip(train[0], train[1], train[2].tolist(), strict=True))
+                self.history_ = fit_model(
+                    self.network_,
+                    _bce_loss,
+                    examples,
+                    config,
+                    collate=self._collate,
+                    length=lambda ex: len(ex[0]) + len(ex[1]),
+                    validate=None if valid is None else lambda _: self._validation_auc(valid),
+                    progress=self.progress,
+                )
             self.calibration_ = (1.0, 0.0)
             if valid is not None and self.calibration == "platt":
                 self.calibration_ = platt_scaling(self._logits(valid[0], valid[1]), valid[2])
@@ -200,6 +203,52 @@ class CTRRanker:
             self.mode, self.trainable_parameters(), self.history_.best_epoch, self.calibration_,
         )  # fmt: skip
         return self
+
+    def _fit_head(self, train: Pairs, valid: Pairs | None, config: TrainConfig) -> TrainHistory:
+        """Frozen mode: encode every pair once (the encoder never changes), then train the head
+        on the pair vectors; epochs cost almost nothing after the first pass."""
+        import torch
+
+        from shoprec.evaluation.metrics import auc  # lazily: evaluation sits above models
+        from shoprec.models.ctr_network import CTRHead
+        from shoprec.models.training import fit_model
+
+        head = CTRHead(self.network_)
+        features = self._pooled(train[0], train[1])
+        examples = list(zip(features, train[2].tolist(), strict=True))
+
+        def collate(batch: list[tuple[Any, int]]) -> tuple[Any, Any]:
+            vectors, labels = zip(*batch, strict=True)
+            return torch.stack(vectors), torch.tensor(labels, dtype=torch.float32)
+
+        def loss(network: CTRHead, batch: tuple[Any, Any]) -> torch.Tensor:
+            return torch.nn.functional.binary_cross_entropy_with_logits(network(batch[0]), batch[1])
+
+        validate = None
+        if valid is not None and valid[2].min() != valid[2].max():
+            valid_features = self._pooled(valid[0], valid[1])
+
+            def validate(network: CTRHead) -> float:
+                with torch.inference_mode():
+                    return auc(valid[2], network(valid_features).numpy())
+
+        history = fit_model(head, loss, examples, config, collate=collate, validate=validate,
+                            progress=self.progress)  # fmt: skip
+        self.network_.eval()
+        return history
+
+    def _pooled(self, contexts: Sequence[str], candidates: Sequence[str]) -> torch.Tensor:
+        """``(n, hidden)`` pair vectors from the (frozen, eval-mode) encoder."""
+        import torch
+
+        network = self.network_.eval()
+        out = []
+        with torch.inference_mode():
+            for lo in range(0, len(contexts), _PREDICT_BATCH):
+                tokens = self._tokenize(contexts[lo : lo + _PREDICT_BATCH],
+                                        candidates[lo : lo + _PREDICT_BATCH])  # fmt: skip
+                out.append(network.pool(**tokens))
+        return torch.cat(out).clone()  # leaves inference mode: usable for training the head
 
     def _check_params(self) -> None:
         if self.mode not in _MODES:
