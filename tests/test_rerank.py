@@ -331,6 +331,14 @@ def test_diversity_raises_intra_list_diversity_of_the_list(catalog: Catalog, met
     assert by_embedding[1] > by_embedding[0] + 0.5
 
 
+@pytest.mark.parametrize("method", ["mmr", "dpp"])
+def test_pool_limits_diversification_to_the_most_relevant(catalog: Catalog, method: str) -> None:
+    diverse, _ = _reranker(catalog, method=method, diversity=1.0).rerank(IDS, SCORES, k=2)
+    pooled, _ = _reranker(catalog, method=method, diversity=1.0, pool=2).rerank(IDS, SCORES, k=2)
+    assert "l1" in diverse.tolist()
+    assert sorted(pooled.tolist()) == ["h1", "h3"]  # the two most relevant allowed items
+
+
 def test_caps_in_the_reranker(catalog: Catalog) -> None:
     caps = Caps(max_per_category=1, max_per_brand=1)
     reranker = _reranker(catalog, caps=caps)

@@ -94,6 +94,7 @@ class PipelineConfig:
                 "max_per_brand": caps.max_per_brand,
                 "novelty_weight": rerank.novelty_weight,
                 "exclude_seen": rerank.exclude_seen,
+                "pool": rerank.pool,
             },
             "new_item_slots": self.new_item_slots,
             "ranker_top_n": self.ranker_top_n,

@@ -51,6 +51,9 @@ class RerankConfig:
         Weight of the long-tail boost added to the normalised relevance, ``>= 0``.
     exclude_seen
         Drop the items a request names as seen (bought, viewed ...).
+    pool
+        Diversify among only the ``pool`` most relevant allowed candidates (``None``: all), so
+        that diversity trades places within a relevant set rather than pulling in weak ones.
     """
 
     method: str = "none"
@@ -58,6 +61,7 @@ class RerankConfig:
     caps: Caps = field(default_factory=Caps)
     novelty_weight: float = 0.0
     exclude_seen: bool = True
+    pool: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in RERANK_METHODS:
@@ -73,6 +77,9 @@ class RerankConfig:
             raise ValidationError("novelty_weight must be a number >= 0", field="novelty_weight")
         if math.isinf(weight):
             raise ValidationError("novelty_weight must be finite", field="novelty_weight")
+        pool = self.pool
+        if pool is not None and (isinstance(pool, bool) or not isinstance(pool, int) or pool < 1):
+            raise ValidationError("pool must be a positive integer or None", field="pool")
 
 
 class Reranker:
@@ -192,6 +199,10 @@ class Reranker:
         relevance = self._relevance(values[positions], rows[positions])
         # Without a boost the raw scores keep their exact ties (normalising could merge some).
         order_by = relevance if self.config.novelty_weight > 0 else values[positions]
+        pool = self.config.pool
+        if pool is not None and len(positions) > pool:  # diversify among the most relevant only
+            best = np.sort(np.lexsort((np.arange(len(order_by)), -order_by))[:pool])
+            positions, relevance, order_by = positions[best], relevance[best], order_by[best]
         picked = self._order(order_by, rows[positions], k, weight)
         logger.debug(
             "rerank: %d candidates, %d allowed, %d picked", len(ids), len(positions), len(picked)
