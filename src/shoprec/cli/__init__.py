@@ -7,8 +7,8 @@ from shoprec.cli import (  # noqa: F401
     data_commands,
     model_commands,
     pipeline_commands,
+    serve_commands,
     text_commands,
-    transfer_commands,
 )
 from shoprec.cli._app import main
 

@@ -1,0 +1,25 @@
+"""The real-time recommendation service: a thin FastAPI edge over the pipeline and the store."""
+
+from __future__ import annotations
+
+from shoprec.serve.app import API_PREFIX, create_app
+from shoprec.serve.settings import DEFAULT_STATE_DIR, ServiceSettings
+from shoprec.serve.state import (
+    RESERVED_USER_PREFIX,
+    Deployment,
+    NotFoundError,
+    ServingState,
+    StateConflictError,
+)
+
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_STATE_DIR",
+    "RESERVED_USER_PREFIX",
+    "Deployment",
+    "NotFoundError",
+    "ServiceSettings",
+    "ServingState",
+    "StateConflictError",
+    "create_app",
+]

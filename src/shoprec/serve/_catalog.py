@@ -1,0 +1,72 @@
+"""Catalog helpers of the serving state: per-catalog lookups and the store-overlay diff."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shoprec.data.schema import Catalog
+from shoprec.exceptions import ValidationError
+from shoprec.models.ctr_pairs import user_context_text
+from shoprec.profiles import UserPortrait
+
+__all__ = ["CatalogIndex", "changed_items"]
+
+
+class CatalogIndex:
+    """Lookups over one catalog version, built lazily and dropped with it.
+
+    Parameters
+    ----------
+    catalog
+        The catalog (compared by identity: a new catalog object gets a new index).
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._titles: dict[str, str] | None = None
+        self._off_platform: dict[str, frozenset[str]] = {}
+
+    def off_platform(self, platform: str) -> frozenset[str]:
+        """Ids of the items not sold on ``platform``.
+
+        Raises
+        ------
+        ValidationError
+            If no item is sold on ``platform``.
+        """
+        found = self._off_platform.get(platform)
+        if found is None:
+            platforms = self.catalog.frame["platform"].to_numpy()
+            on = platforms == platform
+            if not on.any():
+                raise ValidationError(f"no item is sold on platform {platform!r}", field="platform")
+            found = frozenset(self.catalog.item_ids[~on].tolist())
+            self._off_platform[platform] = found
+        return found
+
+    def context(self, portrait: UserPortrait, history: Sequence[str]) -> str:
+        """The CTR ranker's user text: portrait summary and recent titles, newest first."""
+        if self._titles is None:
+            frame = self.catalog.frame
+            self._titles = dict(zip(frame["item_id"], frame["title"], strict=True))
+        titles = [self._titles.get(item, "") for item in reversed(history)]
+        return user_context_text(portrait, [t for t in titles if t])
+
+
+def changed_items(current: Catalog, overlay: Catalog) -> Catalog:
+    """The items of ``overlay`` that ``current`` lacks or holds with other attributes."""
+    if not len(overlay):
+        return overlay
+    frame = overlay.frame
+    known = frame["item_id"].isin(current.item_ids).to_numpy()
+    changed = ~known
+    if known.any():
+        ours = frame.loc[known].reset_index(drop=True)
+        theirs = current.frame.set_index("item_id").loc[ours["item_id"]].reset_index()
+        theirs = theirs[ours.columns]
+        same = (ours == theirs) | (ours.isna() & theirs.isna())
+        changed[np.flatnonzero(known)] = ~same.all(axis=1).to_numpy()
+    return Catalog(pd.DataFrame(frame.loc[changed]).reset_index(drop=True))

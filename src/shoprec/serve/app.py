@@ -1,0 +1,169 @@
+"""The FastAPI application: :func:`create_app` wires settings, state, routers and error handling.
+
+The app is a thin edge: the lifespan loads the pipeline and opens the store, routers validate
+requests and call :class:`~shoprec.serve.state.ServingState`, and library errors map to HTTP
+answers (``ValidationError`` 422 with the row and field, ``NotFoundError`` 404, a bad artifact
+422, a missing previous version 409). Request bodies above ``max_body_bytes`` get 413 before
+they are parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
+from shoprec.pipeline import Pipeline
+from shoprec.serve.dependencies import API_PREFIX
+from shoprec.serve.settings import ServiceSettings
+from shoprec.serve.state import NotFoundError, ServingState, StateConflictError
+from shoprec.serve.telemetry import RequestMetrics, ServiceMetrics, install_redaction
+from shoprec.store import EventStore, open_store
+
+__all__ = ["API_PREFIX", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """Real-time recommendations for an online shop.
+
+Ingest events as they happen; the next recommendation, search or portrait reflects them.
+Write and admin endpoints need the `X-API-Key` header when the service runs with an API key.
+Errors: 401 wrong key, 404 unknown user or item, 409 no version to roll back to,
+413 body too large, 422 invalid input (`detail` names the field, and the row of a batch).
+"""
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+    store: EventStore | None = None,
+) -> FastAPI:
+    """The recommendation service.
+
+    Parameters
+    ----------
+    settings
+        Service settings (default: read from ``SHOPREC_*`` environment variables).
+    pipeline
+        A fitted pipeline to serve instead of loading ``settings.pipeline``.
+    store
+        An open event store to use instead of opening ``settings.store_url``; the app does
+        not close a store it was given.
+
+    Returns
+    -------
+    FastAPI
+        The app; its lifespan (e.g. ``with TestClient(app)``, or uvicorn) loads and closes.
+    """
+    from shoprec.serve.routes import ROUTERS
+
+    settings = settings or ServiceSettings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        uninstall = install_redaction()
+        owned = store is None
+        events = store if store is not None else open_store(settings.resolved_store_url())
+        try:
+            served, path = pipeline, None
+            if served is None:
+                if settings.pipeline is None:
+                    raise ArtifactError("no pipeline: set SHOPREC_PIPELINE or pass --pipeline")
+                served, path = Pipeline.load(settings.pipeline), settings.pipeline
+            app.state.serving = ServingState(
+                served,
+                events,
+                path=path,
+                history_limit=settings.history_limit,
+                cache_users=settings.cache_users,
+            )
+            metrics.set_version(app.state.serving.active.version)
+            logger.info("serving pipeline version %s", app.state.serving.active.version)
+            yield
+            app.state.serving.close()
+        finally:
+            if owned:
+                events.close()
+            uninstall()
+
+    app = FastAPI(
+        title="shoprec",
+        version="1",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    for router in ROUTERS:
+        app.include_router(router)
+    _add_error_handlers(app)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
+
+
+def _errors(
+    message: str, *, field: str | None = None, row: int | None = None, kind: str = "value_error"
+) -> dict[str, Any]:
+    loc: list[Any] = ["body"] if field is None else ["body", field]
+    entry: dict[str, Any] = {"loc": loc, "msg": message, "type": kind}
+    if row is not None:
+        entry["row"] = row
+    if field is not None:
+        entry["field"] = field
+    return {"detail": [entry]}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which may hold NaN (unencodable) or payloads.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in _as_list(error.errors())
+        ]
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content=jsonable_encoder({"detail": detail}),
+        )
+
+    @app.exception_handler(ValidationError)
+    async def invalid_data(request: Request, error: ValidationError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content=_errors(error.reason, field=error.field, row=error.row),
+        )
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, error: NotFoundError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(error)})
+
+    @app.exception_handler(StateConflictError)
+    async def conflict(request: Request, error: StateConflictError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(error)})
+
+    @app.exception_handler(ArtifactError)
+    async def bad_artifact(request: Request, error: ArtifactError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content=_errors(str(error), field="path", kind="artifact_error"),
+        )
+
+    @app.exception_handler(NotFittedError)
+    async def not_ready(request: Request, error: NotFittedError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE, content={"detail": str(error)}
+        )
+
+
+def _as_list(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    return [e for e in errors if isinstance(e, dict)]

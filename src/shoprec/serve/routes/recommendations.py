@@ -1,0 +1,68 @@
+"""Recommendations for a user, computed from their history as of this request."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter
+
+from shoprec.pipeline import Recommendation
+from shoprec.serve.dependencies import API_PREFIX, StateDep
+from shoprec.serve.schemas import (
+    RecommendationRequest,
+    RecommendationResponse,
+    RecommendedItem,
+)
+from shoprec.serve.telemetry import mark_personal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["recommendations"])
+
+
+@router.post("/recommendations")
+def recommend(body: RecommendationRequest, state: StateDep) -> RecommendationResponse:
+    """The top ``k`` items for ``user_id`` with a reason each. A user without events (unknown,
+    new or deleted) gets the anonymous list: what is popular now."""
+    mark_personal(body.user_id)
+    rules = body.filters.to_rules() if body.filters is not None else None
+    recommendations, deployment = state.recommend(
+        body.user_id,
+        k=body.k,
+        diversity=body.diversity,
+        rules=rules,
+        explain=body.explain,
+        platform=body.platform,
+    )
+    return RecommendationResponse(
+        user_id=body.user_id,
+        version=deployment.version,
+        items=[_item(r) for r in recommendations],
+    )
+
+
+def _item(recommendation: Recommendation) -> RecommendedItem:
+    data = recommendation.to_dict()
+    return RecommendedItem(
+        item_id=data["item_id"],
+        score=_plain(data["score"]),
+        sources={str(k): _plain(v) for k, v in data["sources"].items()},
+        reason=data.get("reason"),
+        reason_kind=data.get("reason_kind"),
+        evidence=_plain(data.get("evidence")),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: numpy values to Python ones, non-finite floats to ``None``."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

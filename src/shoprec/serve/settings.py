@@ -1,0 +1,56 @@
+"""The service's configuration, read from the environment (``SHOPREC_*``) at the service edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_STATE_DIR", "ServiceSettings"]
+
+DEFAULT_STATE_DIR = Path.home() / ".local" / "share" / "shoprec"
+"""Where the default SQLite event store lives when no store URL is given."""
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of the recommendation service; every field can be set as ``SHOPREC_<NAME>``.
+
+    Parameters
+    ----------
+    pipeline
+        The pipeline artifact directory to serve (``None`` only when an app is given a
+        pipeline object directly, as tests do).
+    store_url
+        Event store URL (see :func:`shoprec.store.open_store`); ``None``: a SQLite file
+        ``events.db`` under ``state_dir``.
+    state_dir
+        Directory of the default SQLite store.
+    api_key
+        When set, write and admin endpoints require it in the ``X-API-Key`` header.
+    max_body_bytes
+        Larger request bodies are refused with 413 before they are parsed.
+    max_batch_events
+        Most events (and items) one batch request may carry.
+    history_limit
+        Most recent events of a user that recommendations are computed from.
+    cache_users
+        Users whose recent history is kept in memory (least recently used are dropped).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="ignore")
+
+    pipeline: Path | None = None
+    store_url: str | None = None
+    state_dir: Path = DEFAULT_STATE_DIR
+    api_key: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    max_batch_events: int = Field(default=1000, ge=1)
+    history_limit: int = Field(default=200, ge=1)
+    cache_users: int = Field(default=10_000, ge=0)
+
+    def resolved_store_url(self) -> str:
+        """The store URL to open: :attr:`store_url`, else SQLite under :attr:`state_dir`."""
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.state_dir / 'events.db').expanduser().resolve()}"
