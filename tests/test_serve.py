@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ from shoprec.data.schema import Event, EventType
 from shoprec.data.synthetic import make_synthetic_shop
 from shoprec.pipeline import Pipeline, PipelineConfig
 from shoprec.serve import ServiceSettings, ServingState, create_app
-from shoprec.serve.telemetry import REDACTED
+from shoprec.serve.telemetry import REDACTED, install_redaction, mark_personal
 from shoprec.store import MemoryStore, open_store
 
 Client = Callable[..., TestClient]
@@ -428,8 +429,27 @@ def test_no_user_id_in_log_records(client: TestClient, caplog: pytest.LogCapture
     server = [r for r in caplog.records if not r.name.startswith("httpx")]
     messages = [record.getMessage() for record in server]
     assert any("/v1/users/{user_id}/portrait" in m for m in messages)  # the access log ran
-    assert any("deleted user" in m and REDACTED in m for m in messages)  # the store logged
+    assert any("deleted a user" in m for m in messages)  # the store logged, without the id
     assert not [m for m in messages if user in m]
+
+
+def test_redaction_hides_marked_ids_from_any_logger(caplog: pytest.LogCaptureFixture) -> None:
+    uninstall = install_redaction()
+    try:
+        context = contextvars.copy_context()  # marks live in the request's context only
+
+        def request() -> None:
+            mark_personal("bob-42")
+            logging.getLogger("some.library").warning("loaded bob-42's items, not bob-420")
+
+        with caplog.at_level(logging.INFO):
+            context.run(request)
+            logging.getLogger("some.library").warning("outside the request: bob-42")
+    finally:
+        uninstall()
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[0] == f"loaded {REDACTED}'s items, not bob-420"
+    assert messages[1] == "outside the request: bob-42"
 
 
 def test_serve_command_runs_uvicorn_without_access_log(

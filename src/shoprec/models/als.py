@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from shoprec._blas import single_blas_thread
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog
 from shoprec.models.base import Recommender
@@ -175,8 +176,6 @@ class ALS(Recommender):
         np.ndarray
             Shape ``(len(histories), factors)``, float32; zeros for empty histories.
         """
-        from threadpoolctl import threadpool_limits
-
         self._check_fitted()
         counts = history_matrix(
             [np.asarray(h, dtype=np.int64) for h in histories], len(self.item_factors_)
@@ -184,7 +183,7 @@ class ALS(Recommender):
         confidence = self._confidence_values(counts.astype(np.float32))
         confidence.data = confidence.data.astype(np.float64) * self.alpha
         # Many small solves: threaded BLAS only adds contention (100x slower on a busy machine).
-        with threadpool_limits(1, "blas"):
+        with single_blas_thread():
             solved = _solve_users(
                 confidence, self.item_factors_.astype(np.float64), self.regularization
             )

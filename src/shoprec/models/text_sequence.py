@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # torch is imported lazily so that `import shoprec.models` st
     import torch
 
     from shoprec.models.text_sequence_network import TextSequenceNetwork
-    from shoprec.models.training import TrainHistory
+    from shoprec.models.training import EpochRecord, TrainHistory
 
 __all__ = ["TextSequence"]
 
@@ -188,6 +188,7 @@ class TextSequence(Recommender):
                     collate=_collate,
                     length=lambda example: len(example[0]),
                     validate=validate,
+                    callbacks=self._epoch_callbacks(),
                     progress=self.progress,
                 )
             finally:
@@ -206,6 +207,10 @@ class TextSequence(Recommender):
             for items, kinds, times in _user_sequences(data, self._type_codes(data.event_types))
             for example in _windows(items, kinds, self._gaps(times), data.n_items, self.max_len)
         ]
+
+    def _epoch_callbacks(self) -> list[Callable[[EpochRecord], None]]:
+        """Called after each training epoch: none here (a hook, e.g. to redraw examples)."""
+        return []
 
     def _check_params(self) -> None:
         if self.hidden % self.n_heads:
@@ -283,7 +288,7 @@ class TextSequence(Recommender):
     # -- inference --------------------------------------------------------------------------------
     def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         with self._threads():
-            return _score_network(self.network_, histories, self.max_len)
+            return _score_network(self.network_, histories, self.max_len, reps=self._item_reps())
 
     def score_events(
         self,
@@ -309,7 +314,9 @@ class TextSequence(Recommender):
         )
         gaps = None if timestamps is None else [self._gaps(np.asarray(t)) for t in timestamps]
         with self._threads():
-            scores = _score_network(self.network_, histories, self.max_len, kinds, gaps)
+            scores = _score_network(
+                self.network_, histories, self.max_len, kinds, gaps, reps=self._item_reps()
+            )
         return scores.astype(np.float32, copy=False)
 
     def add_items(self, catalog: Catalog) -> None:
@@ -334,6 +341,23 @@ class TextSequence(Recommender):
             text = np.vstack([text, np.asarray(new_rows, dtype=np.float32)])
             self.item_ids_ = np.append(self.item_ids_, np.array(new_ids, dtype=object))
         self.network_.set_text_embeddings(torch.from_numpy(text))
+        self._reps: tuple[TextSequenceNetwork, torch.Tensor] | None = None
+
+    def _item_reps(self) -> torch.Tensor:
+        """Every item's representation, computed once per fitted network: serving scores one
+        user at a time, and the adaptor over the whole catalog costs more than the user."""
+        import torch
+
+        cached = getattr(self, "_reps", None)
+        if cached is None or cached[0] is not self.network_:
+            network = self.network_
+            was_training = network.training
+            network.eval()
+            with torch.no_grad():
+                cached = (network, network.item_representations())
+            network.train(was_training)
+            self._reps = cached
+        return cached[1]
 
     def _threads(self) -> contextlib.AbstractContextManager[None]:
         return torch_threads(self.num_threads)
@@ -436,6 +460,8 @@ def _score_network(
     max_len: int,
     kinds: Sequence[np.ndarray] | None = None,
     gaps: Sequence[np.ndarray | None] | None = None,
+    *,
+    reps: torch.Tensor | None = None,
 ) -> np.ndarray:
     """``(len(histories), n_catalog)`` float32: the last state of ``[start] + history`` (its
     last ``max_len`` inputs) against every item representation."""
@@ -445,7 +471,8 @@ def _score_network(
     was_training = network.training
     network.eval()
     with torch.no_grad():
-        reps = network.item_representations()  # (n_catalog, hidden)
+        if reps is None:
+            reps = network.item_representations()  # (n_catalog, hidden)
         for lo in range(0, len(histories), _SCORE_BATCH):
             windows = [
                 tuple(

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from shoprec._blas import single_blas_thread
 from shoprec.data.schema import Catalog, Interactions
 from shoprec.exceptions import NotFittedError, ValidationError
 from shoprec.models import ItemCoVisitation, Popularity, Recommender, create_recommender
@@ -43,7 +44,6 @@ __all__ = ["Pipeline", "Scorer", "fuse_scores"]
 logger = logging.getLogger(__name__)
 
 _RANKER_CHUNK = 10
-_BLAS: Any = None  # threadpoolctl controller, created on first use
 
 
 class Scorer(Protocol):
@@ -70,6 +70,7 @@ class _Catalog:
     popularity: np.ndarray  # (n_items,) training events per item
     trending: np.ndarray | None  # (n_items,) recency-weighted events
     model_rows: np.ndarray  # catalog row of each of the model's items (-1: not in the catalog)
+    covisitation_rows: np.ndarray | None  # the same for the co-visitation source
     removed: frozenset[str]
 
 
@@ -107,6 +108,7 @@ class Pipeline:
         self.progress = progress
         self._lock = threading.RLock()  # serialises writers and model scoring
         self._features: tuple[Catalog, ItemFeatures] | None = None
+        self._encoder: Any = None
 
     @property
     def settings(self) -> PipelineConfig:
@@ -221,6 +223,11 @@ class Pipeline:
             popularity=popularity,
             trending=trending,
             model_rows=attributes.rows(self.model_.item_ids_),
+            covisitation_rows=(
+                None
+                if self.covisitation_ is None
+                else attributes.rows(self.covisitation_.item_ids_)
+            ),
             removed=removed,
         )
 
@@ -236,7 +243,7 @@ class Pipeline:
     # -- serving ----------------------------------------------------------------------------------
     def recommend(self, requests: Sequence[Request]) -> list[list[Recommendation]]:
         """The final list of every request (a batch is scored in one model pass)."""
-        with _one_blas_thread():
+        with single_blas_thread():
             return self._recommend(requests)
 
     def _recommend(self, requests: Sequence[Request]) -> list[list[Recommendation]]:
@@ -245,7 +252,7 @@ class Pipeline:
         model_scores = self._model_scores(view, requests)
         covisitation = None
         if self.covisitation_ is not None:
-            covisitation = self._scores_by_row(view, self.covisitation_, requests)
+            covisitation = self._covisitation_scores(view, self.covisitation_, requests)
         return [
             self._one(
                 view,
@@ -283,12 +290,14 @@ class Pipeline:
         out[:, rows[known]] = scores[:, known]
         return out
 
-    def _scores_by_row(
-        self, view: _Catalog, model: Recommender, requests: Sequence[Request]
+    @staticmethod
+    def _covisitation_scores(
+        view: _Catalog, model: Recommender, requests: Sequence[Request]
     ) -> np.ndarray:
         scores = model.score([model.encode_items(r.history) for r in requests])
         out = np.zeros((len(requests), len(view.catalog)), dtype=np.float64)
-        rows = view.attributes.rows(model.item_ids_)
+        rows = view.covisitation_rows
+        assert rows is not None  # set whenever the co-visitation source is
         known = rows >= 0
         out[:, rows[known]] = scores[:, known]
         return out
@@ -384,16 +393,13 @@ class Pipeline:
     ) -> list[tuple[str, float]]:
         """Items whose text best matches ``query``, mixed with the user's interest (the mean
         vector of their ``history``) by ``personalization``; removed items are skipped."""
-        from shoprec.text.registry import create_encoder
-
         view = self._check_fitted()
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string", field="query")
         if not 0.0 <= personalization <= 1.0:
             raise ValidationError("personalization must lie in [0, 1]", field="personalization")
-        encoder = create_encoder(self.settings.encoder)
-        with _one_blas_thread():
-            scores = view.vectors @ encoder.encode([query])[0]
+        with single_blas_thread():
+            scores = view.vectors @ self._query_encoder().encode([query])[0]
         rows = view.attributes.rows(history)
         rows = rows[rows >= 0]
         if len(rows) and personalization > 0:
@@ -408,9 +414,18 @@ class Pipeline:
         (row,) = view.attributes.rows([item_id])
         if row < 0:
             raise ValidationError(f"unknown item id {item_id!r}", field="item_id")
-        with _one_blas_thread():
+        with single_blas_thread():
             scores = view.vectors @ view.vectors[row]
         return self._top(view, scores, k, exclude=(item_id,))
+
+    def _query_encoder(self) -> Any:
+        """The text encoder, created once (an ONNX session costs ~200 ms to open)."""
+        from shoprec.text.registry import create_encoder
+
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = create_encoder(self.settings.encoder)
+            return self._encoder
 
     @staticmethod
     def _top(
@@ -485,17 +500,6 @@ class Pipeline:
         from shoprec.pipeline.artifact import load_pipeline
 
         return load_pipeline(path)
-
-
-def _one_blas_thread() -> Any:
-    """Per-request matrix-vector products on one BLAS thread: waking a thread pool costs more
-    than the product itself (12 ms instead of 1.5 ms for 10k x 384 on a busy 2-core machine)."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def fuse_scores(model: np.ndarray, ranker: np.ndarray, weight: float = 1.0) -> np.ndarray:

@@ -192,7 +192,7 @@ class EventStore(ABC):
     def delete_user(self, user_id: str) -> int:
         """Remove every event and the profile document of ``user_id``; returns events removed."""
         removed = self._delete_user(_text(user_id, None, "user_id", required=True))
-        logger.info("deleted user %r: %d events", user_id, removed)
+        logger.info("deleted a user and %d events", removed)  # no user ids in logs
         return removed
 
     # -- profiles ---------------------------------------------------------------------------------
