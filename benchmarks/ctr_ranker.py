@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="ctr_ranker", help="results section name")
     parser.add_argument("--scores", type=Path, default=Path("/tmp/ctr_ranker_scores.npz"),
                         help="where the test-pair scores are kept for later analysis")  # fmt: skip
     args = parser.parse_args()
@@ -268,7 +269,7 @@ def main() -> None:
         }
         rows.append(row)
         log.info("%s", row)
-        write_results("ctr_ranker", rows, notes=NOTES)
+        write_results(args.name, rows, notes=NOTES)
 
     retrieval_scores = lists["retrieval"][hit_rows]
     for name, model in baselines.items():
