@@ -9,6 +9,7 @@ from shoprec.cli import (  # noqa: F401
     pipeline_commands,
     serve_commands,
     text_commands,
+    transfer_commands,
 )
 from shoprec.cli._app import main
 

@@ -1,4 +1,4 @@
-"""Recommenders behind one contract (:class:`Recommender`), and the CTR ranker."""
+"""Recommenders behind one contract (:class:`Recommender`), the CTR ranker, platform transfer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from shoprec.models.covisitation import (
     event_weights,
     history_matrix,
 )
+from shoprec.models.ctr_data import PairSet, user_contexts, validation_pairs
 from shoprec.models.ctr_onnx import CTR_ONNX_FORMAT, OnnxCTRRanker, export_ctr_onnx
 from shoprec.models.ctr_pairs import (
     Pairs,
@@ -26,31 +27,69 @@ from shoprec.models.registry import RECOMMENDERS, create_recommender
 from shoprec.models.sasrec import SASRec
 from shoprec.models.semantic_search import SemanticSearch
 from shoprec.models.text_sequence import TextSequence
+from shoprec.models.transfer import (
+    ADAPT_MODES,
+    ADAPTOR_PARAMETERS,
+    PRETRAINED_FORMAT,
+    PretrainedTextSequence,
+    adapt,
+    pretrain,
+)
+from shoprec.models.transfer_data import (
+    PLATFORM_SEPARATOR,
+    PlatformSampler,
+    combine_platforms,
+    dataset_platforms,
+    platform_dataset,
+    platform_id,
+    platform_shares,
+    subsample_users,
+)
+from shoprec.models.transfer_pretraining import MultiPlatformTextSequence, cap_users_per_platform
 
 __all__ = [
+    "ADAPTOR_PARAMETERS",
+    "ADAPT_MODES",
     "ALS",
     "CTR_ONNX_FORMAT",
     "DEFAULT_EVENT_WEIGHTS",
+    "PLATFORM_SEPARATOR",
+    "PRETRAINED_FORMAT",
     "RECOMMENDERS",
     "CTRRanker",
     "ContentBased",
     "ItemCoVisitation",
+    "MultiPlatformTextSequence",
     "OnnxCTRRanker",
+    "PairSet",
     "Pairs",
+    "PlatformSampler",
     "Popularity",
+    "PretrainedTextSequence",
     "Recommender",
     "SASRec",
     "SemanticSearch",
     "TextSequence",
     "TrainingPair",
+    "adapt",
+    "cap_users_per_platform",
     "check_pairs",
+    "combine_platforms",
     "create_recommender",
+    "dataset_platforms",
     "event_weights",
     "export_ctr_onnx",
     "history_matrix",
     "mine_training_pairs",
+    "platform_dataset",
+    "platform_id",
+    "platform_shares",
     "platt_scaling",
+    "pretrain",
     "sigmoid",
+    "subsample_users",
     "top_k",
     "user_context_text",
+    "user_contexts",
+    "validation_pairs",
 ]

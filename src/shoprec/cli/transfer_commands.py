@@ -1,0 +1,148 @@
+"""Commands for cross-platform transfer: `shoprec pretrain` and `shoprec adapt`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from shoprec.cli._app import load_source, main, parse_params
+
+if TYPE_CHECKING:
+    from shoprec.data.datasets import Dataset
+
+_PLATFORM_HELP = (
+    "a platform value of the --data dataset; without --data, a named dataset, an ingested "
+    "directory or 'synthetic' (the whole dataset is the platform)"
+)
+_MODES = ("zero_shot", "adaptor", "full")  # shoprec.models.transfer.ADAPT_MODES, kept light
+
+
+def _platforms(names: list[str], data: str | None, data_dir: Path | None) -> list[Dataset]:
+    """One dataset per platform name, each named by its platform."""
+    from shoprec.models.transfer_data import platform_dataset
+
+    if data is None:
+        return [load_source(name, data_dir) for name in names]
+    dataset = load_source(data, data_dir)
+    try:
+        return [platform_dataset(dataset, name) for name in names]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--platforms/--platform") from None
+
+
+@main.command()
+@click.option(
+    "--platforms", required=True, help=f"Comma-separated source platforms: {_PLATFORM_HELP}."
+)
+@click.option("--data", "data", default=None, help="Dataset holding the platforms.")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0.0),
+    default=1.0,
+    show_default=True,
+    help="Platform sampling share n**T: 1 proportional to size, 0 uniform.",
+)
+@click.option(
+    "--epoch-size", type=click.IntRange(min=1), help="Training windows per epoch (default all)."
+)
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="TextSequence hyper-parameter."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="random_state.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output dir."
+)
+@click.pass_context
+def pretrain(
+    ctx: click.Context,
+    platforms: str,
+    data: str | None,
+    temperature: float,
+    epoch_size: int | None,
+    params: tuple[str, ...],
+    seed: int,
+    out: Path,
+) -> None:
+    """Pretrain the text-sequence model on several platforms and save it."""
+    from shoprec.models import TextSequence
+    from shoprec.models.transfer import pretrain as run_pretrain
+
+    given = {"random_state": seed, "progress": True, **parse_params(params)}
+    try:
+        TextSequence(**given)  # unknown hyper-parameters fail before any data is read
+    except TypeError as error:
+        raise click.BadParameter(str(error), param_hint="--param") from None
+    names = [name.strip() for name in platforms.split(",") if name.strip()]
+    sources = _platforms(names, data, ctx.obj["data_dir"])
+    for source in sources:
+        click.echo(f"source {source.name}: {len(source.catalog)} items, {source.split}")
+    model = run_pretrain(sources, temperature=temperature, epoch_size=epoch_size, **given)
+    model.save(out)
+    shares = ", ".join(f"{name} {share:.2f}" for name, share in model.shares.items())
+    click.echo(f"epoch shares: {shares}")
+    click.echo(f"pretrained model saved to {out}")
+
+
+@main.command()
+@click.option(
+    "--from",
+    "pretrained_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A directory written by `shoprec pretrain`.",
+)
+@click.option("--platform", required=True, help=f"The target: {_PLATFORM_HELP}.")
+@click.option("--data", "data", default=None, help="Dataset holding the target platform.")
+@click.option("--mode", type=click.Choice(_MODES), default="adaptor", show_default=True)
+@click.option(
+    "--fraction",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of the target's training users to adapt on (whole users).",
+)
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="Training hyper-parameter."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="random_state.")
+@click.option("--evaluate", "run_evaluation", is_flag=True, help="Evaluate on the target test.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output dir."
+)
+@click.pass_context
+def adapt(
+    ctx: click.Context,
+    pretrained_dir: Path,
+    platform: str,
+    data: str | None,
+    mode: str,
+    fraction: float,
+    params: tuple[str, ...],
+    seed: int,
+    run_evaluation: bool,
+    out: Path,
+) -> None:
+    """Adapt a pretrained model to a target platform and save the target's recommender."""
+    from shoprec.evaluation import evaluate, format_table
+    from shoprec.models.transfer import PretrainedTextSequence
+    from shoprec.models.transfer import adapt as run_adapt
+    from shoprec.models.transfer_data import subsample_users
+
+    pretrained = PretrainedTextSequence.load(pretrained_dir)
+    target = _platforms([platform], data, ctx.obj["data_dir"])[0]
+    split = subsample_users(target.split, fraction, random_state=seed)
+    click.echo(f"adapting ({mode}) to {target.name}: {len(target.catalog)} items, {split}")
+    given = {"random_state": seed, "progress": True, **parse_params(params)}
+    try:
+        model = run_adapt(
+            pretrained, split.train, target.catalog, mode=mode, validation=split.valid, **given
+        )
+    except (TypeError, ValueError) as error:  # bad hyper-parameters or mode for the artifact
+        raise click.UsageError(str(error)) from None
+    model.save(out)
+    click.echo(f"model saved to {out}")
+    if run_evaluation:
+        result = evaluate(model, target.split, catalog=target.catalog, name=f"transfer-{mode}")
+        click.echo(format_table([result]))
