@@ -63,7 +63,19 @@ for the test lists. `ctr-*` rows are
 the ONNX int8 ranker re-ranking the 50 candidates alone; `ctr-*+retrieval` fuse its rank with the
 retrieval score (each standardised over the user's list, summed with weight 1: the pipeline's
 fusion). `p50_ms` / `p99_ms`: one user's 50 candidates
-through the ONNX int8 ranker, 2 threads. `params`: trainable parameters.
+through the ONNX int8 ranker, 2 threads, measured while other benchmarks loaded the machine
+(quiet-machine figures: `ctr_latency`). `params`: trainable parameters.
+
+Result of the 2026-11-24 runs (1,000 validation users, 6,300 pairs; frozen 10 head epochs,
+LoRA 2 epochs, full 1 epoch, written to `ctr_ranker_full`): on the retrieval's own top-50 lists
+no mode beats the retrieval score. AUC .49 (frozen), .49 (LoRA), .49 (full) against .58 for
+the text-sequence score and .58 for ALS; re-ranking the 50 alone halves NDCG@10 (.007 against
+.016), and fusing it with the retrieval score (.013) still loses. The ranker learns the mined
+task (validation AUC .64 on held-out users' pairs, whose negatives are partly random) but not
+to order retrieval's hard candidates, which differ from each other mostly in signals the text
+of one user summary and one item cannot carry. Tried: three modes, two pair lengths (96, 128
+in a first run), rank fusion and score fusion. Not tried for lack of time: far more pairs
+(tens of thousands of users), hard negatives only, and the retrieval score as an input feature.
 """
 
 log = logging.getLogger("ctr_ranker")
