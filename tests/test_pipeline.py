@@ -14,7 +14,7 @@ from shoprec.data.synthetic import make_synthetic_shop
 from shoprec.evaluation.metrics import intra_list_diversity
 from shoprec.exceptions import ArtifactError, ValidationError
 from shoprec.pipeline import Pipeline, PipelineConfig, Request, fuse_scores, gather_candidates
-from shoprec.pipeline import pipeline as pipeline_module
+from shoprec.pipeline import ranking as ranking_module
 from shoprec.rerank import BusinessRules, Explainer, ItemAttributes, RerankConfig
 
 
@@ -183,12 +183,12 @@ def test_fuse_scores() -> None:
 
 def test_ranker_stops_at_the_latency_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [0.0]
-    monkeypatch.setattr(pipeline_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(ranking_module.time, "perf_counter", lambda: clock[0])
     ranker = PrefersBrand("x", clock, cost_ms=4.0)  # 4 ms per chunk of 10
-    scores = pipeline_module._score_within_budget(ranker, "ctx", ["x"] * 50, budget_ms=10.0)
+    scores = ranking_module.score_within_budget(ranker, "ctx", ["x"] * 50, budget_ms=10.0)
     assert ranker.calls == 2  # a third chunk would end at 12 ms
     assert np.isfinite(scores[:20]).all() and np.isnan(scores[20:]).all()
-    unlimited = pipeline_module._score_within_budget(ranker, "ctx", ["x"] * 50, budget_ms=None)
+    unlimited = ranking_module.score_within_budget(ranker, "ctx", ["x"] * 50, budget_ms=None)
     assert np.isfinite(unlimited).all()
 
 

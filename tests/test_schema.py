@@ -78,3 +78,10 @@ def test_events_round_trip() -> None:
     interactions = Interactions.from_events(events)
     assert interactions.to_events() == events
     assert list(interactions.item_ids) == ["a"]
+
+
+def test_catalog_upsert_replaces_in_place_and_appends() -> None:
+    catalog = Catalog.from_items([Item("a", "A"), Item("b", "B")])
+    merged = catalog.upsert(Catalog.from_items([Item("c", "C"), Item("a", "A v2")]))
+    assert merged.item_ids.tolist() == ["a", "b", "c"]
+    assert merged.item("a").title == "A v2" and len(catalog) == 2  # the original is unchanged

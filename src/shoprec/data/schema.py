@@ -223,6 +223,16 @@ class Catalog:
         keep = self.frame["item_id"].isin(set(item_ids))
         return Catalog(self.frame[keep.to_numpy()].reset_index(drop=True))
 
+    def upsert(self, items: Catalog) -> Catalog:
+        """A new catalog: ``items`` replace same-id rows in place, the others are appended."""
+        frame = self.frame.set_index("item_id")
+        update = items.frame.set_index("item_id")
+        merged = pd.concat([frame.loc[~frame.index.isin(update.index)], update]).reset_index()
+        order = {item: i for i, item in enumerate(self.item_ids)}  # known items keep their rows
+        merged["_order"] = [order.get(i, len(order) + n) for n, i in enumerate(merged["item_id"])]
+        merged = merged.sort_values("_order", kind="stable").drop(columns="_order")
+        return Catalog(merged.reset_index(drop=True))
+
 
 class Interactions:
     """Behaviour events, one row per event, kept in time order (stable for equal timestamps).

@@ -10,7 +10,8 @@ from shoprec.pipeline.artifact import (
 )
 from shoprec.pipeline.candidates import Candidates, gather_candidates
 from shoprec.pipeline.config import SOURCES, PipelineConfig, Recommendation, Request
-from shoprec.pipeline.pipeline import Pipeline, Scorer, fuse_scores
+from shoprec.pipeline.pipeline import Pipeline
+from shoprec.pipeline.ranking import Scorer, fuse_scores, score_within_budget
 
 __all__ = [
     "PIPELINE_FORMAT",
@@ -26,4 +27,5 @@ __all__ = [
     "gather_candidates",
     "load_pipeline",
     "save_pipeline",
+    "score_within_budget",
 ]

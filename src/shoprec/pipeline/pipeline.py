@@ -20,13 +20,11 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from shoprec._blas import single_blas_thread
@@ -35,26 +33,18 @@ from shoprec.exceptions import NotFittedError, ValidationError
 from shoprec.models import ItemCoVisitation, Popularity, Recommender, create_recommender
 from shoprec.models.ctr_pairs import user_context_text
 from shoprec.pipeline.config import PipelineConfig, Recommendation, Request
+from shoprec.pipeline.ranking import Scorer, fuse_scores, score_within_budget
 from shoprec.profiles import ItemFeatures
 from shoprec.rerank import BusinessRules, Explainer, ItemAttributes, RerankConfig, Reranker
 from shoprec.text.item_text import item_texts
 from shoprec.text.minilm import torch_threads
 from shoprec.text.registry import encode_texts
 
-__all__ = ["Pipeline", "Scorer", "fuse_scores"]
+__all__ = ["Pipeline"]
 
 logger = logging.getLogger(__name__)
 
-_RANKER_CHUNK = 10
 _SMALL_BATCH = 8  # requests scored on one torch thread
-
-
-class Scorer(Protocol):
-    """A second-stage pair scorer, e.g. :class:`~shoprec.models.OnnxCTRRanker`."""
-
-    def decision_function(
-        self, contexts: Sequence[str], candidates: Sequence[str]
-    ) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -389,7 +379,7 @@ class Pipeline:
         if context is None:
             context = user_context_text(None, [view.titles[r] for r in history[::-1]])
         logits = np.full(len(rows), np.nan)
-        logits[top] = _score_within_budget(
+        logits[top] = score_within_budget(
             self.ranker_, context, [view.texts[r] for r in rows[top]], config.ranker_budget_ms
         )
         return fuse_scores(model_scores, logits, config.ranker_weight)
@@ -453,7 +443,7 @@ class Pipeline:
         their new attributes and text. A removed item that comes back is restored."""
         view = self._check_fitted()
         with self._lock:
-            merged = _merge_catalogs(view.catalog, catalog)
+            merged = view.catalog.upsert(catalog)
             vectors = encode_texts(self.settings.encoder, item_texts(merged))
             adder = getattr(self.model_, "add_items", None)
             if adder is not None:
@@ -507,58 +497,3 @@ class Pipeline:
         from shoprec.pipeline.artifact import load_pipeline
 
         return load_pipeline(path)
-
-
-def fuse_scores(model: np.ndarray, ranker: np.ndarray, weight: float = 1.0) -> np.ndarray:
-    """``z(model) + weight * z(ranker)`` over one list, each standardised over the list.
-
-    Candidates the ranker did not score (NaN) get its lowest standardised score, so they stay
-    behind equally good ranked ones; with no ranker scores at all, the model's order is kept.
-    """
-    model = np.asarray(model, dtype=np.float64)
-    ranker = np.asarray(ranker, dtype=np.float64)
-    fused = _standardise(model)
-    scored = np.isfinite(ranker)
-    if scored.sum() > 1 and weight:
-        z = np.full(len(ranker), 0.0)
-        z[scored] = _standardise(ranker[scored])
-        z[~scored] = z[scored].min()
-        fused = fused + weight * z
-    return fused
-
-
-def _standardise(values: np.ndarray) -> np.ndarray:
-    spread = values.std()
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
-
-
-def _score_within_budget(
-    ranker: Any, context: str, texts: list[str], budget_ms: float | None
-) -> np.ndarray:
-    """Ranker logits of ``texts`` in order, chunk by chunk, stopping before a chunk that would
-    overrun ``budget_ms`` (estimated from the previous chunk); NaN where not scored."""
-    out = np.full(len(texts), np.nan)
-    start = time.perf_counter()
-    last_ms = 0.0
-    for lo in range(0, len(texts), _RANKER_CHUNK):
-        elapsed = (time.perf_counter() - start) * 1000
-        if budget_ms is not None and lo and elapsed + last_ms > budget_ms:
-            logger.debug("ranker budget: scored %d of %d candidates", lo, len(texts))
-            break
-        chunk_start = time.perf_counter()
-        chunk = texts[lo : lo + _RANKER_CHUNK]
-        out[lo : lo + len(chunk)] = ranker.decision_function([context] * len(chunk), chunk)
-        last_ms = (time.perf_counter() - chunk_start) * 1000
-    return out
-
-
-def _merge_catalogs(old: Catalog, new: Catalog) -> Catalog:
-    """``old`` with ``new``'s items replacing same-id rows and the rest appended."""
-    frame = old.frame.set_index("item_id")
-    update = new.frame.set_index("item_id")
-    kept = frame.loc[~frame.index.isin(update.index)]
-    merged = pd.concat([kept, update]).reset_index()
-    order = {item: i for i, item in enumerate(old.item_ids)}  # known items keep their rows
-    merged["_order"] = [order.get(i, len(order) + n) for n, i in enumerate(merged["item_id"])]
-    merged = merged.sort_values("_order", kind="stable").drop(columns="_order")
-    return Catalog(merged.reset_index(drop=True))
