@@ -27,8 +27,7 @@ import numpy as np
 from shoprec.exceptions import ArtifactError
 from shoprec.models.calibration import sigmoid
 from shoprec.models.ctr_pairs import check_pairs
-from shoprec.text.encoder import file_sha256
-from shoprec.text.onnx_graph import atomic_directory, fuse_bert_graph, quantize_int8
+from shoprec.text.onnx_graph import atomic_directory, file_entries, verify_files, write_graphs
 
 if TYPE_CHECKING:
     import torch
@@ -76,28 +75,12 @@ def export_ctr_onnx(
     network = _merged_copy(ranker.network_)
     config: Any = network.encoder.config
     with atomic_directory(out_dir) as tmp:
-        raw = tmp.parent / f"{tmp.name}.raw.onnx"  # outside tmp: not part of the export
-        try:
-            _export_graph(network, ranker, raw)
-            fused = None
-            if fuse:
-                fused = fuse_bert_graph(
-                    raw,
-                    tmp / _FP32,
-                    num_heads=int(config.num_attention_heads),
-                    hidden_size=int(config.hidden_size),
-                )
-            if fused is None:
-                raw.replace(tmp / _FP32)
-        finally:
-            raw.unlink(missing_ok=True)
-        if quantize:
-            quantize_int8(tmp / _FP32, tmp / _INT8)
+        fused = write_graphs(
+            tmp, lambda raw: _export_graph(network, ranker, raw), config,
+            fp32=_FP32, int8=_INT8, fuse=fuse, quantize=quantize,
+        )  # fmt: skip
         ranker.tokenizer_.backend_tokenizer.save(str(tmp / _TOKENIZER))
-        files = {
-            p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
-            for p in sorted(tmp.iterdir())
-        }
+        files = file_entries(tmp)
         manifest = {
             "format": CTR_ONNX_FORMAT,
             "params": ranker.get_params(),
@@ -195,12 +178,7 @@ class OnnxCTRRanker:
         root = Path(self.path)
         self._manifest = manifest = _read_manifest(root)
         name = _INT8 if self.quantized else _FP32
-        for file_name in (name, _TOKENIZER):
-            entry, file = manifest["files"].get(file_name), root / file_name
-            if entry is None or not file.is_file():
-                raise ArtifactError(f"{file} is missing from the CTR ranker export")
-            if file_sha256(file) != entry["sha256"]:
-                raise ArtifactError(f"{file} does not match the SHA-256 in {root / _MANIFEST}")
+        verify_files(root, manifest["files"], (name, _TOKENIZER), what="CTR ranker export")
         tokenizer = Tokenizer.from_file(str(root / _TOKENIZER))
         tokenizer.enable_truncation(int(manifest["max_length"]), strategy="longest_first")
         tokenizer.enable_padding(pad_id=int(manifest["pad_id"]), pad_token=manifest["pad_token"])

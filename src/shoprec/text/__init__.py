@@ -25,7 +25,14 @@ from shoprec.text.keywords import (
 )
 from shoprec.text.minilm import MiniLMEncoder, default_model_path, torch_threads
 from shoprec.text.onnx_encoder import ONNX_FORMAT, OnnxEncoder, cached_onnx_encoder, export_onnx
-from shoprec.text.onnx_graph import atomic_directory, fuse_bert_graph, quantize_int8
+from shoprec.text.onnx_graph import (
+    atomic_directory,
+    file_entries,
+    fuse_bert_graph,
+    quantize_int8,
+    verify_files,
+    write_graphs,
+)
 from shoprec.text.registry import ENCODERS, create_encoder, default_cache_dir, encode_texts
 from shoprec.text.sentiment import (
     DEFAULT_RATING_SCALE,
@@ -73,6 +80,7 @@ __all__ = [
     "event_sentiments",
     "export_onnx",
     "extract_keywords",
+    "file_entries",
     "file_sha256",
     "fuse_bert_graph",
     "item_sentiment",
@@ -89,4 +97,6 @@ __all__ = [
     "sentiment_scores",
     "torch_threads",
     "user_sentiment",
+    "verify_files",
+    "write_graphs",
 ]

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from shoprec.exceptions import ArtifactError
-from shoprec.text.encoder import TextEncoder, file_sha256
+from shoprec.text.encoder import TextEncoder
 from shoprec.text.minilm import MiniLMEncoder
-from shoprec.text.onnx_graph import atomic_directory, fuse_bert_graph, quantize_int8
+from shoprec.text.onnx_graph import atomic_directory, file_entries, verify_files, write_graphs
 
 __all__ = [
     "ONNX_FORMAT",
@@ -79,23 +80,10 @@ def export_onnx(
     config = encoder.model.config
     with atomic_directory(out_dir) as tmp:
         logger.info("exporting %s to ONNX in %s", encoder.fingerprint, out_dir)
-        raw = tmp.parent / f"{tmp.name}.raw.onnx"  # outside tmp: not part of the export
-        try:
-            encoder.export_onnx_graph(raw, opset_version=_OPSET)
-            fused = None
-            if fuse:
-                fused = fuse_bert_graph(
-                    raw,
-                    tmp / _FP32,
-                    num_heads=int(config.num_attention_heads),
-                    hidden_size=int(config.hidden_size),
-                )
-            if fused is None:
-                raw.replace(tmp / _FP32)
-        finally:
-            raw.unlink(missing_ok=True)
-        if quantize:
-            quantize_int8(tmp / _FP32, tmp / _INT8)
+        export = partial(encoder.export_onnx_graph, opset_version=_OPSET)
+        fused = write_graphs(
+            tmp, export, config, fp32=_FP32, int8=_INT8, fuse=fuse, quantize=quantize
+        )
         encoder.tokenizer.backend_tokenizer.save(str(tmp / _TOKENIZER))
         manifest = _manifest(encoder, tmp, quantize=quantize, fused=fused)
         (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -208,14 +196,8 @@ class OnnxEncoder(TextEncoder):
 
     def check(self) -> None:
         """Verify the manifest and the hashes of the files this encoder uses; raise on mismatch."""
-        root = Path(self.path)
-        for name in (self.model_file.name, _TOKENIZER):
-            entry = self.manifest["files"].get(name)
-            file = root / name
-            if entry is None or not file.is_file():
-                raise ArtifactError(f"{file} is missing from the ONNX export")
-            if file_sha256(file) != entry["sha256"]:
-                raise ArtifactError(f"{file} does not match the SHA-256 in {root / _MANIFEST}")
+        names = (self.model_file.name, _TOKENIZER)
+        verify_files(Path(self.path), self.manifest["files"], names, what="ONNX export")
 
     def _load(self) -> None:
         import onnxruntime as ort
@@ -273,10 +255,7 @@ def _manifest(
 ) -> dict[str, Any]:
     mode, normalize, dim = encoder.pooling
     tokenizer = encoder.tokenizer
-    files = {
-        path.name: {"sha256": file_sha256(path), "bytes": path.stat().st_size}
-        for path in sorted(root.iterdir())
-    }
+    files = file_entries(root)
     return {
         "format": ONNX_FORMAT,
         "source": {

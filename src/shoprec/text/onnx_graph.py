@@ -11,11 +11,19 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_directory", "fuse_bert_graph", "quantize_int8"]
+__all__ = [
+    "atomic_directory",
+    "file_entries",
+    "fuse_bert_graph",
+    "quantize_int8",
+    "verify_files",
+    "write_graphs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,65 @@ def atomic_directory(out_dir: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_graphs(
+    root: Path,
+    export: Callable[[Path], None],
+    config: Any,
+    *,
+    fp32: str,
+    int8: str,
+    fuse: bool,
+    quantize: bool,
+) -> dict[str, int] | None:
+    """Write ``root/fp32`` (fused when ``fuse`` and the optimizer manages) and, with
+    ``quantize``, ``root/int8``; ``export(path)`` writes the raw graph. Returns the fused
+    operator counts (``None`` when unfused). ``config`` is the BERT config (heads, width)."""
+    raw = root.parent / f"{root.name}.raw.onnx"  # outside root: not part of the export
+    try:
+        export(raw)
+        fused = None
+        if fuse:
+            fused = fuse_bert_graph(
+                raw,
+                root / fp32,
+                num_heads=int(config.num_attention_heads),
+                hidden_size=int(config.hidden_size),
+            )
+        if fused is None:
+            raw.replace(root / fp32)
+    finally:
+        raw.unlink(missing_ok=True)
+    if quantize:
+        quantize_int8(root / fp32, root / int8)
+    return fused
+
+
+def file_entries(root: Path) -> dict[str, dict[str, Any]]:
+    """``{name: {"sha256", "bytes"}}`` of every file in ``root``, for a manifest."""
+    from shoprec.text.encoder import file_sha256
+
+    return {
+        path.name: {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+        for path in sorted(root.iterdir())
+    }
+
+
+def verify_files(
+    root: Path, files: dict[str, dict[str, Any]], names: tuple[str, ...], *, what: str
+) -> None:
+    """Raise :class:`~shoprec.exceptions.ArtifactError` unless each of ``names`` is in ``root``
+    and in the manifest's ``files`` with a matching SHA-256; ``what`` names the export."""
+    from shoprec.exceptions import ArtifactError
+    from shoprec.text.encoder import file_sha256
+
+    for name in names:
+        entry, file = files.get(name), root / name
+        if entry is None or not file.is_file():
+            raise ArtifactError(f"{file} is missing from the {what}")
+        if file_sha256(file) != entry["sha256"]:
+            raise ArtifactError(f"{file} does not match the SHA-256 in {root / 'manifest.json'}")
 
 
 def fuse_bert_graph(
