@@ -194,8 +194,7 @@ def _demo_pipeline(best: Any, data: Any, out: Path, encoder: str) -> None:
     users = past["user_id"].value_counts()
     for user in users.index[[len(users) // 4, len(users) // 2, 3 * len(users) // 4]]:
         mine = past[past["user_id"] == user]
-        request = Request(history=mine["item_id"].tolist(), k=5,
-                          event_types=mine["event_type"].astype(str).tolist())  # fmt: skip
+        request = Request.from_events(mine, k=5)
         last = data.catalog.item(mine["item_id"].iloc[-1]).title[:60]
         click.echo(f"\n{user}: {len(mine)} events, the last: {last}")
         for rank, rec in enumerate(pipeline.recommend([request])[0], start=1):

@@ -161,8 +161,7 @@ def explain(
     requests = []
     for user in users:
         mine = frame[frame["user_id"] == user]
-        requests.append(Request(history=mine["item_id"].tolist(), k=k, diversity=diversity,
-                                event_types=mine["event_type"].astype(str).tolist()))  # fmt: skip
+        requests.append(Request.from_events(mine, k=k, diversity=diversity))
     results = pipeline.recommend(requests)
     if as_json:
         payload = {u: [r.to_dict() for r in recs] for u, recs in zip(users, results, strict=True)}

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from shoprec.exceptions import ValidationError
 from shoprec.rerank.explain import Explanation
 from shoprec.rerank.reranker import RerankConfig
@@ -145,6 +147,16 @@ class Request:
     exclude: Sequence[str] = ()
     explain: bool = True
     context: str | None = None
+
+    @classmethod
+    def from_events(cls, events: pd.DataFrame, **request: Any) -> Request:
+        """The request of the user whose events (``Interactions.frame`` rows, in time order)
+        are given: their items and event types as history; other fields as keywords."""
+        return cls(
+            history=events["item_id"].tolist(),
+            event_types=events["event_type"].astype(str).tolist(),
+            **request,
+        )
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
