@@ -391,6 +391,17 @@ def test_requests_during_swaps_all_succeed(client: TestClient, artifacts: dict) 
     assert {version for _, version in seen} <= versions
 
 
+def test_concurrent_recommendations_equal_sequential_ones(client: TestClient) -> None:
+    users = [f"u{n}" for n in range(12)]
+    sequential = {user: recommend(client, user, k=5) for user in users}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        lists = list(pool.map(lambda user: recommend(client, user, k=5), users))
+    concurrent = dict(zip(users, lists, strict=True))
+    assert concurrent == sequential
+    batcher = client.app.state.recommender  # type: ignore[attr-defined]
+    assert batcher.items == 2 * len(users)  # every request went through the batcher
+
+
 # -- security -------------------------------------------------------------------------------------
 def test_api_key_guards_write_and_admin_endpoints(make_client: Client) -> None:
     client = make_client(api_key="s3cret")

@@ -469,7 +469,8 @@ def _score_network(
 
     out = np.empty((len(histories), network.n_catalog), dtype=np.float32)
     was_training = network.training
-    network.eval()
+    if was_training:  # eval() walks every module: too slow to repeat per request
+        network.eval()
     with torch.no_grad():
         if reps is None:
             reps = network.item_representations()  # (n_catalog, hidden)
@@ -493,5 +494,6 @@ def _score_network(
             last = torch.as_tensor([len(w[0]) - 1 for w in windows])  # (batch,)
             states = hidden[torch.arange(len(windows)), last]  # (batch, hidden)
             out[lo : lo + len(windows)] = network.item_logits(states, item_reps=reps).numpy()
-    network.train(was_training)
+    if was_training:
+        network.train()
     return out

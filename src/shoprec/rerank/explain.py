@@ -121,9 +121,11 @@ class Explainer:
         history, types = history[known], [t for t, k in zip(types, known, strict=True) if k]
         categories = Counter(self.attributes.categories[history].tolist())
         categories.pop("", None)
+        rows = np.asarray(item_rows, dtype=np.int64)
+        weights = self._co_visitation_weights(rows, history)
         return [
-            self._one(int(row), dict(source), history, types, categories)
-            for row, source in zip(item_rows, sources, strict=True)
+            self._one(int(row), dict(source), history, types, categories, weights[:, column])
+            for column, (row, source) in enumerate(zip(rows, sources, strict=True))
         ]
 
     def _one(
@@ -133,11 +135,12 @@ class Explainer:
         history: np.ndarray,
         types: list[str],
         categories: Counter[str],
+        co_visitation: np.ndarray,
     ) -> Explanation:
         category = str(self.attributes.categories[row]) if row >= 0 else ""
         evidence: dict[str, Any] = {"sources": sources}
         if len(history):
-            anchor = self._co_visited(row, history)
+            anchor = _strongest(co_visitation)
             if anchor is not None:
                 position, weight = anchor
                 evidence["co_visitation"] = weight
@@ -182,19 +185,19 @@ class Explainer:
             reason, kind, evidence | {"anchor_item": str(self.attributes.item_ids[anchor])}
         )
 
-    def _co_visited(self, row: int, history: np.ndarray) -> tuple[int, float] | None:
-        """Position of the history item with the largest co-visitation weight to ``row``."""
+    def _co_visitation_weights(self, rows: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """``(len(history), len(rows))`` co-visitation weights from each history item to each
+        recommended item (0 where either is outside the matrix), in one sparse lookup."""
+        weights = np.zeros((len(history), len(rows)))
         matrix = self.co_visitation
-        if matrix is None or row >= matrix.shape[1]:
-            return None
-        inside = history < matrix.shape[0]
-        if not inside.any():
-            return None
-        weights = np.zeros(len(history))
-        weights[inside] = matrix[history[inside], row].toarray().ravel()
-        best = int(np.argmax(weights[::-1]))  # ties: the most recent history item
-        position = len(history) - 1 - best
-        return (position, float(weights[position])) if weights[position] > 0 else None
+        if matrix is None or not len(history) or not len(rows):
+            return weights
+        inside_history = history < matrix.shape[0]
+        inside_rows = (rows >= 0) & (rows < matrix.shape[1])
+        if inside_history.any() and inside_rows.any():
+            block = matrix[history[inside_history]][:, rows[inside_rows]].toarray()
+            weights[np.ix_(inside_history, inside_rows)] = block
+        return weights
 
     def _most_similar(self, row: int, history: np.ndarray) -> tuple[int, float] | None:
         if self.embeddings is None:
@@ -204,6 +207,14 @@ class Explainer:
         position = int(np.argmax(cosines))
         cosine = float(cosines[position])
         return (position, cosine) if cosine >= self.min_similarity else None
+
+
+def _strongest(weights: np.ndarray) -> tuple[int, float] | None:
+    """Position and weight of the largest positive entry (ties: the most recent item)."""
+    if not len(weights):
+        return None
+    position = len(weights) - 1 - int(np.argmax(weights[::-1]))
+    return (position, float(weights[position])) if weights[position] > 0 else None
 
 
 def _short(title: str, limit: int = 60) -> str:

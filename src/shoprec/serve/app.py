@@ -1,10 +1,11 @@
 """The FastAPI application: :func:`create_app` wires settings, state, routers and error handling.
 
 The app is a thin edge: the lifespan loads the pipeline and opens the store, routers validate
-requests and call :class:`~shoprec.serve.state.ServingState`, and library errors map to HTTP
-answers (``ValidationError`` 422 with the row and field, ``NotFoundError`` 404, a bad artifact
-422, a missing previous version 409). Request bodies above ``max_body_bytes`` get 413 before
-they are parsed.
+requests and call :class:`~shoprec.serve.state.ServingState` (recommendations through a
+:class:`~shoprec.serve.batching.MicroBatcher`, which computes concurrent ones together), and
+library errors map to HTTP answers (``ValidationError`` 422 with the row and field,
+``NotFoundError`` 404, a bad artifact 422, a missing previous version 409). Request bodies above
+``max_body_bytes`` get 413 before they are parsed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from fastapi.responses import JSONResponse
 
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.pipeline import Pipeline
+from shoprec.serve.batching import MicroBatcher
 from shoprec.serve.dependencies import API_PREFIX
 from shoprec.serve.settings import ServiceSettings
-from shoprec.serve.state import NotFoundError, ServingState, StateConflictError
+from shoprec.serve.state import NotFoundError, ServingState, StateConflictError, freeze_heap
 from shoprec.serve.telemetry import RequestMetrics, ServiceMetrics, install_redaction
 from shoprec.store import EventStore, open_store
 
@@ -86,9 +88,16 @@ def create_app(
                 history_limit=settings.history_limit,
                 cache_users=settings.cache_users,
             )
+            app.state.recommender = MicroBatcher(
+                app.state.serving.recommend_batch,
+                max_batch=settings.max_batch_requests,
+                name="recommend",
+            )
+            freeze_heap()
             metrics.set_version(app.state.serving.active.version)
             logger.info("serving pipeline version %s", app.state.serving.active.version)
             yield
+            app.state.recommender.close()
             app.state.serving.close()
         finally:
             if owned:

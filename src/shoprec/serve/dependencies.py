@@ -1,4 +1,5 @@
-"""Dependencies the routers share: the serving state and the API-key check."""
+"""Dependencies the routers share: the serving state, the recommendation batcher and the API-key
+check."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from shoprec.serve.state import ServingState
+from shoprec.pipeline import Recommendation
+from shoprec.serve.batching import MicroBatcher
+from shoprec.serve.state import Deployment, RecommendQuery, ServingState
 
-__all__ = ["API_KEY_HEADER", "API_PREFIX", "StateDep", "get_state", "require_api_key"]
+__all__ = [
+    "API_KEY_HEADER",
+    "API_PREFIX",
+    "RecommendBatcher",
+    "RecommendBatcherDep",
+    "StateDep",
+    "get_recommender",
+    "get_state",
+    "require_api_key",
+]
 
 API_KEY_HEADER = "X-API-Key"
 API_PREFIX = "/v1"
@@ -22,16 +34,28 @@ _api_key = APIKeyHeader(
 )
 
 
-def get_state(request: Request) -> ServingState:
+RecommendBatcher = MicroBatcher[RecommendQuery, tuple[list[Recommendation], Deployment]]
+
+
+# The dependencies are coroutines: FastAPI runs plain functions on its thread pool, a thread
+# hop per request for what is an attribute read.
+async def get_state(request: Request) -> ServingState:
     """The :class:`ServingState` the app's lifespan created."""
     state: ServingState = request.app.state.serving
     return state
 
 
+async def get_recommender(request: Request) -> RecommendBatcher:
+    """The batcher that computes recommendation requests (see :mod:`shoprec.serve.batching`)."""
+    recommender: RecommendBatcher = request.app.state.recommender
+    return recommender
+
+
 StateDep = Annotated[ServingState, Depends(get_state)]
+RecommendBatcherDep = Annotated[RecommendBatcher, Depends(get_recommender)]
 
 
-def require_api_key(
+async def require_api_key(
     request: Request, key: Annotated[str | None, Security(_api_key)] = None
 ) -> None:
     """Refuse the request with 401 unless it carries the configured API key (if any)."""

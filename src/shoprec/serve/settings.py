@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
         Most recent events of a user that recommendations are computed from.
     cache_users
         Users whose recent history is kept in memory (least recently used are dropped).
+    max_batch_requests
+        Most concurrent recommendation requests computed in one pipeline call.
     """
 
     model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="ignore")
@@ -48,6 +50,7 @@ class ServiceSettings(BaseSettings):
     max_batch_events: int = Field(default=1000, ge=1)
     history_limit: int = Field(default=200, ge=1)
     cache_users: int = Field(default=10_000, ge=0)
+    max_batch_requests: int = Field(default=16, ge=1)
 
     def resolved_store_url(self) -> str:
         """The store URL to open: :attr:`store_url`, else SQLite under :attr:`state_dir`."""

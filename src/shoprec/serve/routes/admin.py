@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from shoprec.exceptions import ValidationError
 from shoprec.serve.dependencies import API_PREFIX, StateDep, require_api_key
 from shoprec.serve.schemas import ReloadRequest, VersionInfo, VersionResponse
-from shoprec.serve.state import Deployment, ServingState
+from shoprec.serve.state import Deployment, ServingState, freeze_heap
 
 __all__ = ["router"]
 
@@ -29,6 +29,7 @@ def reload(state: StateDep, request: Request, body: ReloadRequest | None = None)
     if not os.path.isdir(path):
         raise ValidationError("not a pipeline directory", field="path")
     state.load(path)
+    freeze_heap()
     _swapped(request, state)
     return _versions(state)
 

@@ -9,12 +9,13 @@ import numpy as np
 from fastapi import APIRouter
 
 from shoprec.pipeline import Recommendation
-from shoprec.serve.dependencies import API_PREFIX, StateDep
+from shoprec.serve.dependencies import API_PREFIX, RecommendBatcherDep
 from shoprec.serve.schemas import (
     RecommendationRequest,
     RecommendationResponse,
     RecommendedItem,
 )
+from shoprec.serve.state import RecommendQuery
 from shoprec.serve.telemetry import mark_personal
 
 __all__ = ["router"]
@@ -23,19 +24,21 @@ router = APIRouter(prefix=API_PREFIX, tags=["recommendations"])
 
 
 @router.post("/recommendations")
-def recommend(body: RecommendationRequest, state: StateDep) -> RecommendationResponse:
+async def recommend(
+    body: RecommendationRequest, recommender: RecommendBatcherDep
+) -> RecommendationResponse:
     """The top ``k`` items for ``user_id`` with a reason each. A user without events (unknown,
     new or deleted) gets the anonymous list: what is popular now."""
     mark_personal(body.user_id)
-    rules = body.filters.to_rules() if body.filters is not None else None
-    recommendations, deployment = state.recommend(
+    query = RecommendQuery(
         body.user_id,
         k=body.k,
         diversity=body.diversity,
-        rules=rules,
+        rules=body.filters.to_rules() if body.filters is not None else None,
         explain=body.explain,
         platform=body.platform,
     )
+    recommendations, deployment = await recommender.submit(query)
     return RecommendationResponse(
         user_id=body.user_id,
         version=deployment.version,
