@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import random
@@ -44,7 +45,7 @@ import numpy as np
 
 from _results import DATA_DIR, write_results
 from shoprec.data.datasets import Dataset, load_dataset
-from shoprec.pipeline import Pipeline, PipelineConfig
+from shoprec.pipeline import Pipeline, PipelineConfig, Request
 from shoprec.store import open_store
 
 DATASET = "amazon2023_electronics"
@@ -331,6 +332,25 @@ def in_process_rows(path: Path, events: list[Any], titles: list[str], n: int = 5
                 "max_ms": round(float(np.max(times)), 1),
             }
         )
+    requests = [
+        Request(
+            history=[e.item_id for e in histories[user]],
+            event_types=[str(e.event_type) for e in histories[user]],
+            k=10,
+        )
+        for user in users
+    ]
+    start = time.perf_counter()
+    for lo in range(0, len(requests), 8):
+        pipeline.recommend(requests[lo : lo + 8])
+    rows.append(
+        {
+            "load": "in process, batches of 8",
+            "endpoint": "Pipeline.recommend",
+            "requests": len(requests),
+            "ms_per_request": round((time.perf_counter() - start) * 1000 / len(requests), 2),
+        }
+    )
     return rows
 
 
@@ -429,6 +449,8 @@ def main() -> None:
 
     titles = data.catalog.frame["title"].astype(str).tolist()
     rows: list[Row] = in_process_rows(path, seed_events, titles)
+    gc.collect()
+    gc.freeze()  # the generator's full collections over the dataset would count as latency
     logger.info("in process: %s", rows)
     with server(path, store_url, port, log):
         batch = batch_ingest(base, seed_events, args.batch_size)
@@ -463,6 +485,7 @@ def notes(args: argparse.Namespace, path: Path, rows: list[Row], seeded: int) ->
     by = {row["endpoint"]: row for row in [*others, *judged]}  # the judged mix wins
     rec, batch = by["recommend"], by["POST /v1/events/batch"]
     own = by["Pipeline.recommend_one"]["p50_ms"], by["Pipeline.search"]["p50_ms"]
+    batched = by["Pipeline.recommend"]["ms_per_request"]
     fault = by["fault: kill -9 during ingest"]
     verdict = {True: "MET", False: "NOT MET"}
     rec_ok = rec["p99_ms"] <= TARGET_P99_MS and by["all"]["ok_rps"] >= 0.98 * TARGET_RPS
@@ -470,22 +493,22 @@ def notes(args: argparse.Namespace, path: Path, rows: list[Row], seeded: int) ->
     lines = [
         f"Pipeline {path.name} ({args.model if args.pipeline is None else 'given'}) on "
         f"{DATASET}; SQLite store (WAL, synchronous=FULL) seeded with {seeded} training events "
-        f"of {args.users} users; one uvicorn process; load generator (asyncio + httpx, open "
-        f"loop, {args.seconds:g} s per phase after a 10 s warm-up, at most "
+        f"of {args.users} users; one uvicorn process (uvloop, httptools) computing concurrent "
+        "recommendations in micro-batches on one worker thread; load generator (asyncio + "
+        f"httpx, open loop, {args.seconds:g} s per phase after a 10 s warm-up, at most "
         f"{args.max_inflight} requests in flight: a request due beyond that is dropped and "
-        "counted) on the same "
-        "machine over loopback. Latency counts from the moment each request was due (client "
-        "queueing included); `server_p99_ms_le` is the upper bound of the service's own latency "
-        "histogram bucket holding its 99th percentile (buckets 10, 20, 30, 50, 100 ms ...). The "
-        "machine's 2 cores were shared with other jobs while this ran (load average "
-        f"{os.getloadavg()[0]:.1f} at the end), so the figures are pessimistic and noisy.",
+        "counted) on the same machine over loopback. Latency counts from the moment each "
+        "request was due (client queueing included); `server_p99_ms_le` is the upper bound of "
+        "the service's own latency histogram bucket holding its 99th percentile (buckets 10, "
+        "20, 30, 50, 100 ms ...). Load average at the end: "
+        f"{os.getloadavg()[0]:.1f} (the service and the generator alone make about 1.2).",
         f"- recommend p99 <= {TARGET_P99_MS:g} ms at >= {TARGET_RPS:g} req/s with zero errors: "
         f"{verdict[rec_ok and all_errors == 0]} (recommend p99 {rec['p99_ms']} ms, "
         f"{by['all']['ok_rps']} successful req/s overall, {by['all']['errors']} errors, "
         f"{by['all']['dropped']} dropped)",
-        f"- what bounds it: one Pipeline.recommend_one call takes {own[0]} ms (p50) in process, "
-        f"so 2 cores serve at most ~{2000 / own[0]:.0f} recommendations/s before HTTP, the "
-        f"store and the load generator take their share; Pipeline.search takes {own[1]} ms.",
+        f"- what bounds it: one Pipeline.recommend_one call takes {own[0]} ms (p50) in process "
+        f"and {batched} ms per request in batches of 8; Pipeline.search takes {own[1]} ms. "
+        "The service runs Python on one core at a time (the GIL), beside the load generator.",
         f"- batch ingest >= {TARGET_BATCH_EPS:g} events/s: "
         f"{verdict[batch['events_per_s'] >= TARGET_BATCH_EPS]} ({batch['events_per_s']} events/s)",
         f"- kill -9 during ingestion: {fault['acknowledged']} events acknowledged, "

@@ -245,6 +245,7 @@ class ServingState:
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         self._sync_catalog(deployment)
+        _warm(pipeline)
         return deployment
 
     def _sync_catalog(self, deployment: Deployment) -> None:
@@ -263,7 +264,6 @@ class ServingState:
         if self._removed - deployment.removed:
             pipeline.remove_items(self._removed)
             deployment.removed |= self._removed
-        pipeline.item_features()  # built now rather than inside the first request
 
     # -- events -----------------------------------------------------------------------------------
     def ingest(
@@ -459,6 +459,15 @@ class ServingState:
     def check_store(self) -> None:
         """Raise if the store cannot answer a query."""
         self.store.last_sequence()
+
+
+def _warm(pipeline: Pipeline) -> None:
+    """Build what a pipeline builds on first use (the query encoder's session, the model's item
+    representations, the item features) before it serves: built inside the first requests, they
+    took 0.1-0.4 s each and a 200 req/s load queued behind them for seconds."""
+    pipeline.item_features()
+    pipeline.recommend([Request(history=[pipeline.catalog.item_ids[0]], k=1)])
+    pipeline.search("warm up", k=1)
 
 
 def _concat(first: Catalog, second: Catalog) -> Any:
