@@ -69,3 +69,29 @@ def random_interactions() -> Interactions:
 def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Encoder exports and vector caches go to a per-session directory, not the user's cache."""
     os.environ["SHOPREC_CACHE_DIR"] = str(tmp_path_factory.mktemp("shoprec-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer, 32-wide BERT with the bundled MiniLM tokenizer: a CTR
+    ranker encoder that trains in a second."""
+    import shutil
+
+    import torch
+    import transformers
+
+    from shoprec.text.minilm import default_model_path
+
+    source = default_model_path()
+    path = tmp_path_factory.mktemp("tiny-bert")
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (source / name).is_file():
+            shutil.copy(source / name, path / name)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    config = transformers.BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(str(path))
+    return path

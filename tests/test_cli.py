@@ -193,3 +193,20 @@ def test_train_ranker_on_a_pipeline_and_serve_it_from_onnx(tmp_path: Path) -> No
     shown = run("explain", "--pipeline", str(with_ranker), "--dataset", "synthetic", "--json",
                 "u00476")  # fmt: skip
     assert len(json.loads(shown.output)["u00476"]) == 10
+
+
+@pytest.mark.slow
+def test_pretrain_and_adapt_the_ranker(tmp_path: Path) -> None:
+    pretrained = tmp_path / "pretrained"
+    done = run("pretrain-ranker", "--platforms", "synthetic", "--mode", "frozen", "--users", "30",
+               "--max-length", "32", "--out", str(pretrained))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "synthetic (valid):" in done.output and (pretrained / "manifest.json").is_file()
+    for mode in ("zero_shot", "lora"):
+        out = tmp_path / mode
+        adapted = run("adapt-ranker", "--from", str(pretrained), "--platform", "synthetic",
+                      "--mode", mode, "--fraction", "0.5", "--users", "30", "--max-length", "32",
+                      "--evaluate", "--out", str(out))  # fmt: skip
+        assert adapted.exit_code == 0, adapted.output
+        assert "test AUC" in adapted.output and (out / "onnx" / "model.int8.onnx").is_file()
+    assert "adapting (lora) on" in adapted.output

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import transformers
 
 from shoprec.evaluation.metrics import auc, log_loss
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
@@ -22,27 +20,7 @@ from shoprec.models import (
 )
 
 COLOURS = ["red", "blue", "green", "yellow"]
-HIDDEN, LAYERS = 32, 2
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised 2-layer, 32-wide BERT with the bundled MiniLM tokenizer."""
-    from shoprec.text.minilm import default_model_path
-
-    source = default_model_path()
-    path = tmp_path_factory.mktemp("tiny-bert")
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        if (source / name).is_file():
-            shutil.copy(source / name, path / name)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    config = transformers.BertConfig(
-        vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    transformers.BertModel(config).save_pretrained(str(path))
-    return path
+HIDDEN, LAYERS = 32, 2  # the tiny_bert fixture's (conftest.py)
 
 
 def match_task(n: int, seed: int, side_share: float = 0.7) -> tuple[list, list, np.ndarray]:

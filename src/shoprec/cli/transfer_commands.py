@@ -1,9 +1,10 @@
-"""Commands for cross-platform transfer: `shoprec pretrain` and `shoprec adapt`."""
+"""Commands for cross-platform transfer: `shoprec pretrain` and `shoprec adapt` for the
+text-sequence model, `shoprec pretrain-ranker` and `shoprec adapt-ranker` for the CTR ranker."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,6 +12,7 @@ from shoprec.cli._app import load_source, main, parse_params
 
 if TYPE_CHECKING:
     from shoprec.data.datasets import Dataset
+    from shoprec.models.ctr_data import PairSet
 
 _PLATFORM_HELP = (
     "a platform value of the --data dataset; without --data, a named dataset, an ingested "
@@ -146,3 +148,139 @@ def adapt(
     if run_evaluation:
         result = evaluate(model, target.split, catalog=target.catalog, name=f"transfer-{mode}")
         click.echo(format_table([result]))
+
+
+_RANKER_MODES = ("zero_shot", "lora", "full")  # shoprec.models.ctr_transfer.RANKER_ADAPT_MODES
+_USERS = click.option(
+    "--users",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Users (a seeded sample) whose pairs are mined per platform.",
+)
+_RANKER_TRAINING = [
+    click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True),
+    click.option("--max-length", type=click.IntRange(min=16), default=96, show_default=True),
+    click.option("--seed", type=int, default=0, show_default=True, help="random_state."),
+    click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True),
+]
+
+
+def _ranker_training(command: Any) -> Any:
+    for option in reversed(_RANKER_TRAINING):
+        command = option(command)
+    return command
+
+
+def _pairs(dataset: Dataset, users: int, seed: int, period: str = "valid") -> PairSet:
+    """``dataset``'s ranker pairs, hard negatives from co-visitation (see ``platform_pairs``)."""
+    from shoprec.models.ctr_transfer import platform_pairs
+    from shoprec.text.item_text import item_texts
+    from shoprec.text.registry import encode_texts
+
+    vectors = encode_texts("onnx", item_texts(dataset.catalog), progress=True)
+    pairs = platform_pairs(dataset, vectors, period=period, max_users=users, random_state=seed)
+    click.echo(f"{dataset.name} ({period}): {len(pairs)} pairs of {len(set(pairs.users))} users")
+    return pairs
+
+
+@main.command("pretrain-ranker")
+@click.option(
+    "--platforms", required=True, help=f"Comma-separated source platforms: {_PLATFORM_HELP}."
+)
+@click.option("--data", "data", default=None, help="Dataset holding the platforms.")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0.0),
+    default=1.0,
+    show_default=True,
+    help="Platform share of the training users n**T: 1 proportional to size, 0 uniform.",
+)
+@click.option("--mode", type=click.Choice(["frozen", "lora", "full"]), default="lora")
+@_USERS
+@_ranker_training
+@click.pass_context
+def pretrain_ranker(
+    ctx: click.Context,
+    platforms: str,
+    data: str | None,
+    temperature: float,
+    mode: str,
+    users: int,
+    epochs: int,
+    max_length: int,
+    seed: int,
+    out: Path,
+) -> None:
+    """Pretrain the CTR ranker on several platforms' validation-period pairs and save it."""
+    from shoprec.models.ctr_transfer import pretrain_ranker as run_pretrain
+
+    names = [name.strip() for name in platforms.split(",") if name.strip()]
+    sources = {source.name: _pairs(source, users, seed)
+               for source in _platforms(names, data, ctx.obj["data_dir"])}  # fmt: skip
+    ranker = run_pretrain(
+        sources, temperature=temperature, random_state=seed, mode=mode, max_epochs=epochs,
+        max_length=max_length, progress=True,
+    )  # fmt: skip
+    ranker.save(out)
+    click.echo(f"pretrained ranker saved to {out}")
+
+
+@main.command("adapt-ranker")
+@click.option(
+    "--from",
+    "pretrained_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A ranker directory written by `shoprec pretrain-ranker` (or `train-ranker`).",
+)
+@click.option("--platform", required=True, help=f"The target: {_PLATFORM_HELP}.")
+@click.option("--data", "data", default=None, help="Dataset holding the target platform.")
+@click.option("--mode", type=click.Choice(_RANKER_MODES), default="lora", show_default=True)
+@click.option(
+    "--fraction",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of the target's users whose pairs it adapts on (whole users).",
+)
+@_USERS
+@click.option("--evaluate", "run_evaluation", is_flag=True, help="AUC on test-period pairs.")
+@_ranker_training
+@click.pass_context
+def adapt_ranker(
+    ctx: click.Context,
+    pretrained_dir: Path,
+    platform: str,
+    data: str | None,
+    mode: str,
+    fraction: float,
+    users: int,
+    run_evaluation: bool,
+    epochs: int,
+    max_length: int,
+    seed: int,
+    out: Path,
+) -> None:
+    """Adapt a pretrained CTR ranker to a target platform; save it and its ONNX export."""
+    from shoprec.evaluation.metrics import auc, gauc
+    from shoprec.models import CTRRanker, export_ctr_onnx
+    from shoprec.models.ctr_transfer import adapt_ranker as run_adapt
+    from shoprec.models.ctr_transfer import subsample_pairs
+
+    pretrained = CTRRanker.load(pretrained_dir)
+    target = _platforms([platform], data, ctx.obj["data_dir"])[0]
+    pairs = None
+    if mode != "zero_shot":
+        pairs = subsample_pairs(_pairs(target, users, seed), fraction, random_state=seed)
+        click.echo(f"adapting ({mode}) on {len(pairs)} pairs of {len(set(pairs.users))} users")
+    ranker = run_adapt(pretrained, pairs, mode=mode, max_epochs=epochs, max_length=max_length,
+                       random_state=seed, progress=True)  # fmt: skip
+    ranker.save(out)
+    export_ctr_onnx(ranker, out / "onnx")
+    click.echo(f"ranker saved to {out} (ONNX export in {out / 'onnx'})")
+    if run_evaluation:
+        test = _pairs(target, users, seed, period="test")
+        scores = ranker.predict_proba(test.contexts, test.candidates)
+        click.echo(f"test AUC {auc(test.labels, scores):.4f}, "
+                   f"GAUC {gauc(test.labels, scores, test.users):.4f}")  # fmt: skip

@@ -39,6 +39,27 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def take(self, rows: np.ndarray) -> PairSet:
+        """The pairs at positions ``rows`` (an int array), in that order."""
+        return PairSet(
+            contexts=[self.contexts[i] for i in rows.tolist()],
+            candidates=[self.candidates[i] for i in rows.tolist()],
+            labels=self.labels[rows],
+            users=self.users[rows],
+            items=self.items[rows],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[PairSet]) -> PairSet:
+        """The pairs of ``parts`` one after the other."""
+        return PairSet(
+            contexts=[c for part in parts for c in part.contexts],
+            candidates=[c for part in parts for c in part.candidates],
+            labels=np.concatenate([part.labels for part in parts]),
+            users=np.concatenate([part.users for part in parts]),
+            items=np.concatenate([part.items for part in parts]),
+        )
+
 
 def user_contexts(
     users: Sequence[str], interactions: Interactions, catalog: Catalog, vectors: np.ndarray

@@ -17,10 +17,12 @@ This module holds only the network; training and freezing live in
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
-__all__ = ["CTRHead", "CTRNetwork"]
+__all__ = ["CTRHead", "CTRNetwork", "merged_copy"]
 
 
 class CTRNetwork(nn.Module):
@@ -79,3 +81,15 @@ class CTRHead(nn.Module):
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:  # (batch, hidden) -> (batch,)
         return self.head(self.dropout(pooled)).squeeze(-1)
+
+
+def merged_copy(network: CTRNetwork) -> CTRNetwork:
+    """A copy of ``network`` in eval mode with every LoRA layer merged into, and replaced by, its
+    base layer (``W + B A * alpha / r``): a plain network with the adapted weights."""
+    network = copy.deepcopy(network).eval()
+    for name, module in list(network.named_modules()):
+        if hasattr(module, "merge") and hasattr(module, "get_base_layer"):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            setattr(network.get_submodule(parent_name), child, module.get_base_layer())
+    return network

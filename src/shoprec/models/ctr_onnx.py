@@ -14,7 +14,6 @@ the served graph is a plain BERT that onnxruntime can fuse.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import logging
@@ -30,8 +29,6 @@ from shoprec.models.ctr_pairs import check_pairs
 from shoprec.text.onnx_graph import atomic_directory, file_entries, verify_files, write_graphs
 
 if TYPE_CHECKING:
-    import torch
-
     from shoprec.models.ctr_ranker import CTRRanker
 
 __all__ = ["CTR_ONNX_FORMAT", "OnnxCTRRanker", "export_ctr_onnx"]
@@ -71,8 +68,10 @@ def export_ctr_onnx(
     pathlib.Path
         ``out_dir``.
     """
+    from shoprec.models.ctr_network import merged_copy  # torch: only when exporting
+
     ranker._check_fitted()
-    network = _merged_copy(ranker.network_)
+    network = merged_copy(ranker.network_)
     config: Any = network.encoder.config
     with atomic_directory(out_dir) as tmp:
         fused = write_graphs(
@@ -190,17 +189,6 @@ class OnnxCTRRanker:
             str(root / name), options, providers=["CPUExecutionProvider"]
         )
         self._tokenizer = tokenizer
-
-
-def _merged_copy(network: torch.nn.Module) -> Any:
-    """A copy of ``network`` with every LoRA layer merged into, and replaced by, its base."""
-    network = copy.deepcopy(network).eval()
-    for name, module in list(network.named_modules()):
-        if hasattr(module, "merge") and hasattr(module, "get_base_layer"):
-            module.merge()
-            parent_name, _, child = name.rpartition(".")
-            setattr(network.get_submodule(parent_name), child, module.get_base_layer())
-    return network
 
 
 def _export_graph(network: Any, ranker: CTRRanker, path: Path) -> None:

@@ -145,6 +145,7 @@ class CTRRanker:
         *,
         groups: np.ndarray | Sequence[str] | None = None,
         validation: Pairs | None = None,
+        warm_start: CTRRanker | None = None,
     ) -> Self:
         """Fine-tune on labelled pairs with binary cross-entropy.
 
@@ -160,6 +161,10 @@ class CTRRanker:
         validation
             ``(contexts, candidates, labels)`` scored by AUC after every epoch for early
             stopping, then used to fit the calibration.
+        warm_start
+            A fitted ranker to start from instead of the pretrained language model: its encoder
+            (LoRA adapters merged in) and its head; ``mode`` then says what trains on top
+            (:mod:`shoprec.models.ctr_transfer` adapts rankers across shops this way).
 
         Returns
         -------
@@ -174,7 +179,7 @@ class CTRRanker:
             train, validation = self._hold_out(train, groups)
         valid = None if validation is None else check_pairs(*validation, source="validation")
         with torch_threads(self.num_threads):
-            self.tokenizer_, self.network_ = self._build()
+            self.tokenizer_, self.network_ = self._build(warm_start)
             config = TrainConfig(
                 epochs=self.max_epochs, lr=self.lr, weight_decay=self.weight_decay,
                 warmup_fraction=0.1, batch_size=self.batch_size,
@@ -280,19 +285,31 @@ class CTRRanker:
 
         return take(~held), take(held)
 
-    def _build(self) -> tuple[PreTrainedTokenizerBase, CTRNetwork]:
-        """Load the pretrained encoder, add the head (and adapters) and set what trains."""
+    def _build(
+        self, warm_start: CTRRanker | None = None
+    ) -> tuple[PreTrainedTokenizerBase, CTRNetwork]:
+        """Load the pretrained encoder (or ``warm_start``'s), add the head (and adapters) and set
+        what trains."""
         import torch
 
+        from shoprec.models.ctr_network import merged_copy
         from shoprec.text.minilm import MiniLMEncoder
 
-        encoder = MiniLMEncoder(self.model_path, max_length=self.max_length)
-        model = encoder.model.train()
+        model: torch.nn.Module
+        if warm_start is None:
+            encoder = MiniLMEncoder(self.model_path, max_length=self.max_length)
+            tokenizer, model, head = encoder.tokenizer, encoder.model, None
+        else:
+            warm_start._check_fitted()
+            start = merged_copy(warm_start.network_)
+            tokenizer, model, head = warm_start.tokenizer_, start.encoder, start.head
         with torch.random.fork_rng(devices=[]):
             if self.random_state is not None:
                 torch.manual_seed(self.random_state)
-            network = self._assemble(model)
-        return encoder.tokenizer, network
+            network = self._assemble(model.train())
+        if head is not None:
+            network.head.load_state_dict(head.state_dict())
+        return tokenizer, network
 
     def _assemble(self, model: torch.nn.Module) -> CTRNetwork:
         """Head (and LoRA adapters for ``mode="lora"``) around ``model``; freezes per mode."""
