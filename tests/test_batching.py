@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from shoprec.serve.batching import MicroBatcher
+from shoprec.serve.batching import MicroBatcher, OverloadedError
 
 _marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="clean")
 
@@ -115,3 +115,25 @@ def test_each_batch_runs_in_a_fresh_context() -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         MicroBatcher(lambda items: items, max_batch=0)
+
+
+def test_submissions_beyond_max_waiting_are_refused_at_once() -> None:
+    recorder = Recorder(hold_first=True)
+    batcher = MicroBatcher(recorder, max_waiting=2)
+
+    async def run() -> list:
+        first = asyncio.ensure_future(batcher.submit(1))
+        while not recorder.batches:  # the first batch runs: later items wait
+            await asyncio.sleep(0.001)
+        waiting = [asyncio.ensure_future(batcher.submit(i)) for i in (2, 3, 4)]
+        await asyncio.sleep(0.01)
+        recorder.release.set()
+        return await asyncio.gather(first, *waiting, return_exceptions=True)
+
+    results = asyncio.run(run())
+    batcher.close()
+    assert results[:3] == [1, 4, 9]
+    assert isinstance(results[3], OverloadedError) and "retry later" in str(results[3])
+    assert batcher.refused == 1 and recorder.batches == [[1], [2, 3]]
+    with pytest.raises(ValueError, match="max_waiting"):
+        MicroBatcher(recorder, max_waiting=0)

@@ -19,6 +19,7 @@ from shoprec.data.schema import Event, EventType
 from shoprec.data.synthetic import make_synthetic_shop
 from shoprec.pipeline import Pipeline, PipelineConfig
 from shoprec.serve import ServiceSettings, ServingState, create_app
+from shoprec.serve.batching import OverloadedError
 from shoprec.serve.telemetry import REDACTED, install_redaction, mark_personal
 from shoprec.store import MemoryStore, open_store
 
@@ -400,6 +401,19 @@ def test_concurrent_recommendations_equal_sequential_ones(client: TestClient) ->
     assert concurrent == sequential
     batcher = client.app.state.recommender  # type: ignore[attr-defined]
     assert batcher.items == 2 * len(users)  # every request went through the batcher
+
+
+def test_an_overloaded_service_answers_503_with_retry_after(client: TestClient) -> None:
+    class Full:
+        async def submit(self, query: object) -> None:
+            raise OverloadedError("64 requests are waiting; retry later")
+
+    state = client.app.state  # type: ignore[attr-defined]
+    batcher, state.recommender = state.recommender, Full()
+    response = client.post("/v1/recommendations", json={"user_id": "u1"})
+    state.recommender = batcher
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert "retry later" in response.json()["detail"]
 
 
 # -- security -------------------------------------------------------------------------------------

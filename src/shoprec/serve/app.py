@@ -4,8 +4,9 @@ The app is a thin edge: the lifespan loads the pipeline and opens the store, rou
 requests and call :class:`~shoprec.serve.state.ServingState` (recommendations through a
 :class:`~shoprec.serve.batching.MicroBatcher`, which computes concurrent ones together), and
 library errors map to HTTP answers (``ValidationError`` 422 with the row and field,
-``NotFoundError`` 404, a bad artifact 422, a missing previous version 409). Request bodies above
-``max_body_bytes`` get 413 before they are parsed.
+``NotFoundError`` 404, a bad artifact 422, a missing previous version 409, more waiting
+recommendation requests than the service admits 503). Request bodies above ``max_body_bytes``
+get 413 before they are parsed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.pipeline import Pipeline
-from shoprec.serve.batching import MicroBatcher
+from shoprec.serve.batching import MicroBatcher, OverloadedError
 from shoprec.serve.dependencies import API_PREFIX
 from shoprec.serve.settings import ServiceSettings
 from shoprec.serve.state import NotFoundError, ServingState, StateConflictError, freeze_heap
@@ -38,7 +39,8 @@ _DESCRIPTION = """Real-time recommendations for an online shop.
 Ingest events as they happen; the next recommendation, search or portrait reflects them.
 Write and admin endpoints need the `X-API-Key` header when the service runs with an API key.
 Errors: 401 wrong key, 404 unknown user or item, 409 no version to roll back to,
-413 body too large, 422 invalid input (`detail` names the field, and the row of a batch).
+413 body too large, 422 invalid input (`detail` names the field, and the row of a batch),
+503 overloaded (retry after the `Retry-After` seconds).
 """
 
 
@@ -91,6 +93,7 @@ def create_app(
             app.state.recommender = MicroBatcher(
                 app.state.serving.recommend_batch,
                 max_batch=settings.max_batch_requests,
+                max_waiting=settings.max_waiting_requests,
                 name="recommend",
             )
             freeze_heap()
@@ -165,6 +168,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             content=_errors(str(error), field="path", kind="artifact_error"),
+        )
+
+    @app.exception_handler(OverloadedError)
+    async def overloaded(request: Request, error: OverloadedError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": str(error)},
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(NotFittedError)

@@ -16,10 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["MicroBatcher"]
+from shoprec.exceptions import ShoprecError
+
+__all__ = ["MicroBatcher", "OverloadedError"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class OverloadedError(ShoprecError):
+    """More requests wait than the batcher admits; the caller should retry later (HTTP 503)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,10 @@ class MicroBatcher(Generic[T, R]):
         thread, in a fresh :mod:`contextvars` context per batch.
     max_batch
         Most items per call; the rest wait for the next call.
+    max_waiting
+        Most items waiting for a batch; beyond that :meth:`submit` refuses at once with
+        :class:`OverloadedError`, so that an overloaded service sheds what it cannot answer in
+        time instead of queueing every request into a timeout (``None``: no limit).
     name
         Name of the worker thread.
 
@@ -51,20 +61,29 @@ class MicroBatcher(Generic[T, R]):
         compute: Callable[[Sequence[T]], Sequence[R]],
         *,
         max_batch: int = 16,
+        max_waiting: int | None = None,
         name: str = "batch",
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        if max_waiting is not None and max_waiting < 1:
+            raise ValueError(f"max_waiting must be at least 1, got {max_waiting}")
         self.compute = compute
         self.max_batch = max_batch
+        self.max_waiting = max_waiting
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
         self.items = 0
+        self.refused = 0
 
     async def submit(self, item: T) -> R:
-        """``item``'s result, computed in the next batch; raises what computing it raised."""
+        """``item``'s result, computed in the next batch; raises what computing it raised, or
+        :class:`OverloadedError` when ``max_waiting`` items already wait."""
+        if self.max_waiting is not None and len(self._pending) >= self.max_waiting:
+            self.refused += 1
+            raise OverloadedError(f"{len(self._pending)} requests are waiting; retry later")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))

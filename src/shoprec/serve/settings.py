@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
         Users whose recent history is kept in memory (least recently used are dropped).
     max_batch_requests
         Most concurrent recommendation requests computed in one pipeline call.
+    max_waiting_requests
+        Most recommendation requests waiting for a batch; more get 503 at once (load shedding).
     """
 
     model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="ignore")
@@ -51,6 +53,7 @@ class ServiceSettings(BaseSettings):
     history_limit: int = Field(default=200, ge=1)
     cache_users: int = Field(default=10_000, ge=0)
     max_batch_requests: int = Field(default=16, ge=1)
+    max_waiting_requests: int = Field(default=64, ge=1)
 
     def resolved_store_url(self) -> str:
         """The store URL to open: :attr:`store_url`, else SQLite under :attr:`state_dir`."""

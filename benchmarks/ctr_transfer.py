@@ -1,0 +1,218 @@
+"""Cross-platform transfer of the CTR ranker: Amazon Electronics + Beauty -> UCI Online Retail.
+
+1. Mines ranker pairs (``shoprec.models.ctr_transfer.platform_pairs``: each user's next item,
+   hard negatives from a co-visitation retriever, random negatives) from the validation period
+   of each source, and training pairs and test pairs (test period, contexts from training and
+   validation events) of the target.
+2. Pretrains one ranker (LoRA on MiniLM) on the sources' pairs at ``--temperature``.
+3. For each fraction of the target's training users (whole users, nested): fits a ranker from
+   scratch (LoRA on MiniLM) and adapts the pretrained one (LoRA, full); zero-shot once.
+4. Scores the target's test pairs: AUC and GAUC (per-user AUC, users with both labels), with the
+   co-visitation retriever's score and item popularity as baselines on the same pairs.
+
+Writes benchmarks/results/ctr_transfer.json, ctr_transfer.png and the RESULTS.md section.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/ctr_transfer.py [--fractions 0.05,0.1,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _results import DATA_DIR, RESULTS_DIR, write_results
+from shoprec.data.datasets import Dataset, load_dataset
+from shoprec.evaluation.metrics import auc, gauc, log_loss
+from shoprec.models import CTRRanker, ItemCoVisitation
+from shoprec.models.ctr_data import PairSet
+from shoprec.models.ctr_transfer import (
+    adapt_ranker,
+    platform_pairs,
+    pretrain_ranker,
+    subsample_pairs,
+)
+from shoprec.text.item_text import item_texts
+from shoprec.text.registry import encode_texts
+
+SOURCES = ("amazon2023_electronics", "amazon2014_beauty")
+TARGET = "uci_online_retail"
+FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
+# Target epochs by fraction: smaller data, more passes (early stopping on held-out users).
+EPOCHS = {0.05: 4, 0.1: 3, 0.25: 2, 0.5: 1, 1.0: 1}
+LR = {"from_scratch": 2e-4, "lora": 2e-4, "full": 5e-5}
+Row = dict[str, Any]
+logger = logging.getLogger("ctr-transfer-bench")
+
+
+def pairs_of(data: Dataset, users: int, period: str = "valid") -> PairSet:
+    vectors = encode_texts("onnx", item_texts(data.catalog), progress=True)
+    pairs = platform_pairs(data, vectors, period=period, max_users=users)
+    logger.info("%s %s: %d pairs of %d users", data.name, period, len(pairs), len(set(pairs.users)))
+    return pairs
+
+
+def baseline_scores(data: Dataset, test: PairSet) -> dict[str, np.ndarray]:
+    """Scores of the test pairs by the co-visitation retriever (the source of the hard
+    negatives, so a strong baseline) and by item popularity, both from training + validation."""
+    history = data.split.train_valid
+    retriever = ItemCoVisitation().fit(history, data.catalog)
+    users = list(dict.fromkeys(test.users))
+    events = history.frame[history.frame["user_id"].isin(users)]
+    histories = {u: list(g["item_id"]) for u, g in events.groupby("user_id", sort=False)}
+    scores = retriever.score([retriever.encode_items(histories.get(u, [])) for u in users])
+    row_of = {u: i for i, u in enumerate(users)}
+    columns = np.array([retriever.item_index_.get(i, -1) for i in test.items])
+    rows = np.array([row_of[u] for u in test.users])
+    covisitation = np.where(columns >= 0, scores[rows, np.maximum(columns, 0)], -np.inf)
+    counts = history.frame["item_id"].value_counts()
+    popularity = np.array([float(counts.get(i, 0)) for i in test.items])
+    return {"co-visitation": covisitation, "popularity": popularity}
+
+
+def score_row(name: str, fraction: Any, scores: np.ndarray, test: PairSet, **extra: Any) -> Row:
+    finite = np.where(np.isfinite(scores), scores, np.nanmin(scores[np.isfinite(scores)]) - 1)
+    row = {
+        "dataset": f"{TARGET} <- {' + '.join(SOURCES)}",
+        "model": name,
+        "fraction": fraction,
+        "auc": round(auc(test.labels, finite), 4),
+        "gauc": round(gauc(test.labels, finite, test.users), 4),
+        **extra,
+    }
+    logger.info("%s", row)
+    return row
+
+
+def ranker_row(
+    name: str, fraction: Any, ranker: CTRRanker, test: PairSet, train_s: float, pairs: int
+) -> Row:
+    proba = ranker.predict_proba(test.contexts, test.candidates)
+    return score_row(
+        name, fraction, proba, test, logloss=round(log_loss(test.labels, proba), 4),
+        train_s=round(train_s, 1), pairs=pairs,
+        trainable=ranker.trainable_parameters(),
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fractions", default=",".join(map(str, FRACTIONS)))
+    parser.add_argument("--source-users", type=int, default=500, help="per source platform")
+    parser.add_argument("--target-users", type=int, default=500, help="target training users")
+    parser.add_argument("--test-users", type=int, default=300)
+    parser.add_argument("--temperature", type=float, default=0.5)
+    parser.add_argument("--pretrain-epochs", type=int, default=1)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    args = parser.parse_args()
+    fractions = [float(f) for f in args.fractions.split(",")]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    common = {"max_length": args.max_length, "num_threads": 2, "progress": True}
+
+    target = load_dataset(TARGET, data_dir=args.data_dir)
+    train_pairs = pairs_of(target, args.target_users)
+    test = pairs_of(target, args.test_users, period="test")
+    rows = [score_row(name, "baseline", scores, test)
+            for name, scores in baseline_scores(target, test).items()]  # fmt: skip
+
+    def publish() -> None:
+        minutes = (time.perf_counter() - started) / 60
+        write_results("ctr_transfer", rows, notes=notes(args, rows, test, minutes))
+        plot(rows, RESULTS_DIR / "ctr_transfer.png")
+
+    sources = {name: pairs_of(load_dataset(name, data_dir=args.data_dir), args.source_users)
+               for name in SOURCES}  # fmt: skip
+    start = time.perf_counter()
+    pretrained = pretrain_ranker(
+        sources, temperature=args.temperature, mode="lora", lr=LR["lora"],
+        max_epochs=args.pretrain_epochs, **common,
+    )  # fmt: skip
+    pretrain_s = time.perf_counter() - start
+    pretrain_pairs = sum(len(p) for p in sources.values())
+    rows.append(ranker_row("zero_shot", "any", pretrained, test, pretrain_s, pretrain_pairs))
+    publish()
+    for fraction in fractions:
+        pairs = subsample_pairs(train_pairs, fraction)
+        fit = {"max_epochs": EPOCHS.get(fraction, 1), **common}
+        for name in ("from_scratch", "lora", "full"):
+            start = time.perf_counter()
+            if name == "from_scratch":
+                ranker = CTRRanker(mode="lora", lr=LR[name], **fit)
+                ranker.fit(pairs.contexts, pairs.candidates, pairs.labels, groups=pairs.users)
+            else:
+                ranker = adapt_ranker(pretrained, pairs, mode=name, lr=LR[name], **fit)
+            train_s = time.perf_counter() - start
+            rows.append(ranker_row(name, fraction, ranker, test, train_s, len(pairs)))
+        publish()
+
+
+def notes(args: argparse.Namespace, rows: list[Row], test: PairSet, minutes: float) -> str:
+    by = {(r["model"], r["fraction"]): r for r in rows}
+    lines = [
+        f"Target test pairs: {len(test)} of {len(set(test.users))} UCI users (test-period next "
+        "item against co-visitation hard negatives and random items). Sources: "
+        f"{args.source_users} users' validation pairs per Amazon platform, sampled at "
+        f"temperature {args.temperature:g}; pretraining {args.pretrain_epochs} epoch(s) of LoRA "
+        f"on MiniLM at {args.max_length} tokens. Target training pairs: up to "
+        f"{args.target_users} users' validation pairs, whole users per fraction. `train_s` of "
+        f"zero_shot is the pretraining time. This run took {minutes:.0f} minutes.",
+    ]
+    best_baseline = max((r for r in rows if r["fraction"] == "baseline"), key=lambda r: r["gauc"])
+    zero = by.get(("zero_shot", "any"))
+    if zero is not None:
+        verdict = "beats" if zero["gauc"] > best_baseline["gauc"] else "does NOT beat"
+        lines.append(
+            f"- zero-shot GAUC {zero['gauc']} {verdict} the best baseline "
+            f"({best_baseline['model']}, {best_baseline['gauc']})."
+        )
+    for fraction in (0.05, 0.1, 0.25):
+        scratch = by.get(("from_scratch", fraction))
+        if scratch is None:
+            continue
+        best = max(
+            (by[(m, fraction)] for m in ("lora", "full") if (m, fraction) in by),
+            key=lambda r: r["gauc"],
+        )
+        gain = best["gauc"] - scratch["gauc"]
+        lines.append(
+            f"- {fraction:.0%} of the target: best transfer ({best['model']}) GAUC {best['gauc']} "
+            f"vs from scratch {scratch['gauc']} ({gain:+.4f}); "
+            f"{'transfer helps' if gain > 0 else 'NEGATIVE transfer'}."
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, style in (("from_scratch", "o-"), ("lora", "s-"), ("full", "^-")):
+        points = sorted((r["fraction"], r["gauc"]) for r in rows if r["model"] == name)
+        if points:
+            ax.plot(*zip(*points, strict=True), style, label=name)
+    lines = [("zero_shot", ":"), ("co-visitation", "--"), ("popularity", "-.")]
+    for name, style in lines:
+        level = [r["gauc"] for r in rows if r["model"] == name]
+        if level:
+            ax.axhline(level[0], linestyle=style, color="grey", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("fraction of the target's training users")
+    ax.set_ylabel("GAUC on the target's test pairs")
+    ax.set_title(f"CTR ranker transfer to {TARGET}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
