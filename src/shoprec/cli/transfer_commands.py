@@ -19,6 +19,51 @@ _PLATFORM_HELP = (
     "directory or 'synthetic' (the whole dataset is the platform)"
 )
 _MODES = ("zero_shot", "adaptor", "full")  # shoprec.models.transfer.ADAPT_MODES, kept light
+_RANKER_MODES = ("zero_shot", "lora", "full")  # shoprec.models.ctr_transfer.RANKER_ADAPT_MODES
+
+
+def _options(*options: Any) -> Any:
+    """One decorator applying ``options`` in order (the first is the first in ``--help``)."""
+
+    def apply(command: Any) -> Any:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+_SOURCES = _options(
+    click.option(
+        "--platforms", required=True, help=f"Comma-separated source platforms: {_PLATFORM_HELP}."
+    ),
+    click.option("--data", "data", default=None, help="Dataset holding the platforms."),
+    click.option(
+        "--temperature",
+        type=click.FloatRange(min=0.0),
+        default=1.0,
+        show_default=True,
+        help="Platform sampling share n**T: 1 proportional to size, 0 uniform.",
+    ),
+)
+_TARGET = _options(
+    click.option(
+        "--from",
+        "pretrained_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        required=True,
+        help="Written by `shoprec pretrain` (for adapt) or `pretrain-ranker` (adapt-ranker).",
+    ),
+    click.option("--platform", required=True, help=f"The target: {_PLATFORM_HELP}."),
+    click.option("--data", "data", default=None, help="Dataset holding the target platform."),
+    click.option(
+        "--fraction",
+        type=click.FloatRange(0.0, 1.0, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="Share of the target's training users to adapt on (whole users).",
+    ),
+)
 
 
 def _platforms(names: list[str], data: str | None, data_dir: Path | None) -> list[Dataset]:
@@ -35,17 +80,7 @@ def _platforms(names: list[str], data: str | None, data_dir: Path | None) -> lis
 
 
 @main.command()
-@click.option(
-    "--platforms", required=True, help=f"Comma-separated source platforms: {_PLATFORM_HELP}."
-)
-@click.option("--data", "data", default=None, help="Dataset holding the platforms.")
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0.0),
-    default=1.0,
-    show_default=True,
-    help="Platform sampling share n**T: 1 proportional to size, 0 uniform.",
-)
+@_SOURCES
 @click.option(
     "--epoch-size", type=click.IntRange(min=1), help="Training windows per epoch (default all)."
 )
@@ -88,23 +123,8 @@ def pretrain(
 
 
 @main.command()
-@click.option(
-    "--from",
-    "pretrained_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A directory written by `shoprec pretrain`.",
-)
-@click.option("--platform", required=True, help=f"The target: {_PLATFORM_HELP}.")
-@click.option("--data", "data", default=None, help="Dataset holding the target platform.")
+@_TARGET
 @click.option("--mode", type=click.Choice(_MODES), default="adaptor", show_default=True)
-@click.option(
-    "--fraction",
-    type=click.FloatRange(0.0, 1.0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Share of the target's training users to adapt on (whole users).",
-)
 @click.option(
     "--param", "params", multiple=True, metavar="KEY=VALUE", help="Training hyper-parameter."
 )
@@ -150,7 +170,6 @@ def adapt(
         click.echo(format_table([result]))
 
 
-_RANKER_MODES = ("zero_shot", "lora", "full")  # shoprec.models.ctr_transfer.RANKER_ADAPT_MODES
 _USERS = click.option(
     "--users",
     type=click.IntRange(min=2),
@@ -158,18 +177,12 @@ _USERS = click.option(
     show_default=True,
     help="Users (a seeded sample) whose pairs are mined per platform.",
 )
-_RANKER_TRAINING = [
+_RANKER_TRAINING = _options(
     click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True),
     click.option("--max-length", type=click.IntRange(min=16), default=96, show_default=True),
     click.option("--seed", type=int, default=0, show_default=True, help="random_state."),
     click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True),
-]
-
-
-def _ranker_training(command: Any) -> Any:
-    for option in reversed(_RANKER_TRAINING):
-        command = option(command)
-    return command
+)
 
 
 def _pairs(dataset: Dataset, users: int, seed: int, period: str = "valid") -> PairSet:
@@ -185,20 +198,10 @@ def _pairs(dataset: Dataset, users: int, seed: int, period: str = "valid") -> Pa
 
 
 @main.command("pretrain-ranker")
-@click.option(
-    "--platforms", required=True, help=f"Comma-separated source platforms: {_PLATFORM_HELP}."
-)
-@click.option("--data", "data", default=None, help="Dataset holding the platforms.")
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0.0),
-    default=1.0,
-    show_default=True,
-    help="Platform share of the training users n**T: 1 proportional to size, 0 uniform.",
-)
+@_SOURCES
 @click.option("--mode", type=click.Choice(["frozen", "lora", "full"]), default="lora")
 @_USERS
-@_ranker_training
+@_RANKER_TRAINING
 @click.pass_context
 def pretrain_ranker(
     ctx: click.Context,
@@ -227,26 +230,11 @@ def pretrain_ranker(
 
 
 @main.command("adapt-ranker")
-@click.option(
-    "--from",
-    "pretrained_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A ranker directory written by `shoprec pretrain-ranker` (or `train-ranker`).",
-)
-@click.option("--platform", required=True, help=f"The target: {_PLATFORM_HELP}.")
-@click.option("--data", "data", default=None, help="Dataset holding the target platform.")
+@_TARGET
 @click.option("--mode", type=click.Choice(_RANKER_MODES), default="lora", show_default=True)
-@click.option(
-    "--fraction",
-    type=click.FloatRange(0.0, 1.0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Share of the target's users whose pairs it adapts on (whole users).",
-)
 @_USERS
 @click.option("--evaluate", "run_evaluation", is_flag=True, help="AUC on test-period pairs.")
-@_ranker_training
+@_RANKER_TRAINING
 @click.pass_context
 def adapt_ranker(
     ctx: click.Context,
