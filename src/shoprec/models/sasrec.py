@@ -237,20 +237,9 @@ class _NextItemNDCG:
 
     def __call__(self, network: SASRecNetwork) -> float:
         scores = _score_network(network, self.histories, self.model.max_len)
-        return _mean_ndcg(scores, self.histories, self.targets, k=_VALID_K)
+        from shoprec.models.training import next_item_ndcg
 
-
-def _mean_ndcg(
-    scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray, *, k: int
-) -> float:
-    """Mean NDCG@k of one target item per row; items in the row's history take no rank."""
-    from shoprec.evaluation import metrics  # lazily: evaluation imports the models
-
-    for row, history in enumerate(histories):
-        scores[row, history] = np.nan  # the metrics' mark for "excluded from the ranking"
-    rows = np.arange(len(targets))
-    ranks = metrics.target_ranks(scores, rows, targets)
-    return float(np.mean(metrics.ndcg_from_ranks(ranks[:, None], k=k)))
+        return next_item_ndcg(scores, self.histories, self.targets, k=_VALID_K)
 
 
 def _loss_ce(model: SASRecNetwork, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

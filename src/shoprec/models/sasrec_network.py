@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PAD_TOKEN", "SASRecNetwork"]
+__all__ = ["PAD_TOKEN", "SASRecNetwork", "fast_dropout"]
 
 PAD_TOKEN = 0
 
@@ -101,7 +101,7 @@ class SASRecNetwork(nn.Module):
         positions = torch.arange(length, device=tokens.device)  # (length,)
         x = self.item_embedding(tokens) * self._scale  # (batch, length, hidden)
         x = x + self.position_embedding(positions)  # (batch, length, hidden)
-        x = _dropout(x, self.dropout, self.training)
+        x = fast_dropout(x, self.dropout, self.training)
         for block in self.blocks:
             x = block(x)  # (batch, length, hidden)
         return self.final_norm(x)  # (batch, length, hidden)
@@ -137,13 +137,13 @@ class _CausalBlock(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, length, head_dim)
         attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # same shape
         attended = attended.transpose(1, 2).reshape(batch, length, hidden)
-        x = x + _dropout(self.out(attended), self.dropout, self.training)
+        x = x + fast_dropout(self.out(attended), self.dropout, self.training)
         inner = F.gelu(self.ffn_in(self.ffn_norm(x)))  # (batch, length, ffn)
-        inner = _dropout(inner, self.dropout, self.training)
-        return x + _dropout(self.ffn_out(inner), self.dropout, self.training)
+        inner = fast_dropout(inner, self.dropout, self.training)
+        return x + fast_dropout(self.ffn_out(inner), self.dropout, self.training)
 
 
-def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+def fast_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Inverted dropout from ``torch.rand_like``; on CPU this is several times faster than
     ``nn.Dropout`` (whose Bernoulli sampling dominated a training step), same distribution."""
     if not training or p == 0.0:

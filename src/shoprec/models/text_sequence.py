@@ -24,7 +24,6 @@ import numpy as np
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog
 from shoprec.models.base import Recommender
-from shoprec.models.sasrec import _mean_ndcg
 from shoprec.text.item_text import item_texts
 from shoprec.text.minilm import torch_threads
 from shoprec.text.registry import encode_texts
@@ -395,7 +394,9 @@ class _Validation:
 
     def __call__(self, network: TextSequenceNetwork) -> float:
         scores = _score_network(network, self.histories, self.max_len)
-        return _mean_ndcg(scores, self.histories, self.targets, k=_VALID_K)
+        from shoprec.models.training import next_item_ndcg
+
+        return next_item_ndcg(scores, self.histories, self.targets, k=_VALID_K)
 
 
 def _gap_buckets(timestamps: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shoprec.models.sasrec_network import SASRecNetwork, _dropout
+from shoprec.models.sasrec_network import SASRecNetwork, fast_dropout
 
 __all__ = ["N_GAP_BUCKETS", "MoEAdaptor", "TextSequenceNetwork"]
 
@@ -57,7 +57,7 @@ class MoEAdaptor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(n, text_dim)`` -> ``(n, hidden)``."""
-        x = _dropout(x, self.dropout, self.training)
+        x = fast_dropout(x, self.dropout, self.training)
         n_experts, text_dim, hidden = self.experts.shape
         gates = torch.softmax(self.gate(x), dim=-1)  # (n, experts)
         # (x - b_k) W_k = x W_k - b_k W_k: one wide matmul instead of n * experts centred copies
@@ -197,7 +197,7 @@ class TextSequenceNetwork(SASRecNetwork):
             x = x + self.event_embedding(event_types)
         if gaps is not None:
             x = x + self.gap_embedding(gaps)
-        x = _dropout(x, self.dropout, self.training)
+        x = fast_dropout(x, self.dropout, self.training)
         for block in self.blocks:
             x = block(x)  # (batch, length, hidden)
         return self.final_norm(x)  # (batch, length, hidden)

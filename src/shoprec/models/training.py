@@ -31,6 +31,7 @@ __all__ = [
     "fit_model",
     "iterate_batches",
     "lr_multiplier",
+    "next_item_ndcg",
 ]
 
 logger = logging.getLogger(__name__)
@@ -326,3 +327,17 @@ def _log(record: EpochRecord, epochs: int) -> None:
         record.epoch, epochs, record.loss, score, record.lr, record.seconds,
         " (best)" if record.improved else "",
     )  # fmt: skip
+
+
+def next_item_ndcg(
+    scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray, *, k: int
+) -> float:
+    """Mean NDCG@k of one target item per row of ``scores`` (modified: items in the row's
+    history take no rank): the validation metric of the sequence models' early stopping."""
+    from shoprec.evaluation import metrics  # lazily: evaluation imports the models
+
+    for row, history in enumerate(histories):
+        scores[row, history] = np.nan  # the metrics' mark for "excluded from the ranking"
+    rows = np.arange(len(targets))
+    ranks = metrics.target_ranks(scores, rows, targets)
+    return float(np.mean(metrics.ndcg_from_ranks(ranks[:, None], k=k)))

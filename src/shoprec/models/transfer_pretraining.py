@@ -21,7 +21,6 @@ import pandas as pd
 
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog, Interactions
-from shoprec.models.sasrec import _mean_ndcg
 from shoprec.models.text_sequence import (
     _MIN_EPOCH_MS,
     _PAD,
@@ -142,7 +141,9 @@ class _PlatformValidation(_Validation):
     def __call__(self, network: TextSequenceNetwork) -> float:
         scores = _score_network(network, self.histories, self.max_len)
         scores[self.outside] = np.nan  # excluded from the ranking
-        return _mean_ndcg(scores, self.histories, self.targets, k=_VALID_K)
+        from shoprec.models.training import next_item_ndcg
+
+        return next_item_ndcg(scores, self.histories, self.targets, k=_VALID_K)
 
 
 def cap_users_per_platform(
