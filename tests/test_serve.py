@@ -350,6 +350,31 @@ def test_platform_limits_items_and_history(client: TestClient) -> None:
     assert not [item for item in web if item.startswith("app-")]
 
 
+def test_one_pipeline_trained_on_two_platforms_serves_each(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from shoprec.models.transfer_data import combine_platforms
+
+    shops = [
+        replace(make_synthetic_shop(n_users=40, n_items=30, random_state=seed), name=name)
+        for seed, name in ((0, "web"), (1, "app"))
+    ]
+    both = combine_platforms(shops)
+    config = PipelineConfig(model="als", encoder="hashing", model_params={"factors": 8})
+    pipeline = Pipeline(config).fit(both.split.train, both.catalog)
+    settings = ServiceSettings(store_url=f"sqlite:///{tmp_path / 'events.db'}")
+    with TestClient(create_app(settings, pipeline=pipeline)) as client:
+        for platform in ("web", "app"):
+            shopper = f"{platform}:u00001"
+            for item in (f"{platform}:{i}" for i in shops[0].catalog.item_ids[:3]):
+                body = event(shopper, item, platform=platform)
+                assert client.post("/v1/events", json=body).status_code == 201
+            items = recommend(client, shopper, platform=platform, k=10)
+            assert len(items) == 10 and all(i.startswith(f"{platform}:") for i in items)
+            anonymous = recommend(client, None, platform=platform, k=10)
+            assert all(i.startswith(f"{platform}:") for i in anonymous)
+
+
 # -- model lifecycle ------------------------------------------------------------------------------
 def test_reload_and_rollback_swap_versions(client: TestClient, artifacts: dict) -> None:
     a, b = version_of(artifacts["a"]), version_of(artifacts["b"])
