@@ -22,6 +22,14 @@ from shoprec.models.ctr_pairs import (
     user_context_text,
 )
 from shoprec.models.ctr_ranker import CTRRanker
+from shoprec.models.ctr_transfer import (
+    RANKER_ADAPT_MODES,
+    adapt_ranker,
+    combine_pair_sets,
+    platform_pairs,
+    pretrain_ranker,
+    subsample_pairs,
+)
 from shoprec.models.popularity import Popularity
 from shoprec.models.registry import RECOMMENDERS, create_recommender
 from shoprec.models.sasrec import SASRec
@@ -55,6 +63,7 @@ __all__ = [
     "DEFAULT_EVENT_WEIGHTS",
     "PLATFORM_SEPARATOR",
     "PRETRAINED_FORMAT",
+    "RANKER_ADAPT_MODES",
     "RECOMMENDERS",
     "CTRRanker",
     "ContentBased",
@@ -72,8 +81,10 @@ __all__ = [
     "TextSequence",
     "TrainingPair",
     "adapt",
+    "adapt_ranker",
     "cap_users_per_platform",
     "check_pairs",
+    "combine_pair_sets",
     "combine_platforms",
     "create_recommender",
     "dataset_platforms",
@@ -83,10 +94,13 @@ __all__ = [
     "mine_training_pairs",
     "platform_dataset",
     "platform_id",
+    "platform_pairs",
     "platform_shares",
     "platt_scaling",
     "pretrain",
+    "pretrain_ranker",
     "sigmoid",
+    "subsample_pairs",
     "subsample_users",
     "top_k",
     "user_context_text",

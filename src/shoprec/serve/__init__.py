@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from shoprec.serve.app import API_PREFIX, create_app
+from shoprec.serve.batching import MicroBatcher, OverloadedError
 from shoprec.serve.settings import DEFAULT_STATE_DIR, ServiceSettings
 from shoprec.serve.state import (
     RESERVED_USER_PREFIX,
     Deployment,
     NotFoundError,
+    RecommendQuery,
     ServingState,
     StateConflictError,
 )
@@ -17,7 +19,10 @@ __all__ = [
     "DEFAULT_STATE_DIR",
     "RESERVED_USER_PREFIX",
     "Deployment",
+    "MicroBatcher",
     "NotFoundError",
+    "OverloadedError",
+    "RecommendQuery",
     "ServiceSettings",
     "ServingState",
     "StateConflictError",
