@@ -211,3 +211,30 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     histories = [np.array([0, 5, 24]), np.array([], dtype=np.int64)]
     np.testing.assert_allclose(loaded.score(histories), model.score(histories), rtol=1e-5)
     assert list(loaded.item_ids_) == list(model.item_ids_)
+
+
+def test_popularity_prior_ranks_indistinguishable_items_by_popularity(tmp_path: Path) -> None:
+    # Ten items with the same title: text tells them apart not at all, counts do (item k is
+    # clicked about (k + 1) times as often as item 0).
+    rng = np.random.default_rng(0)
+    weights = np.arange(1, 11, dtype=np.float64)
+    rows = [
+        (f"u{user}", f"p{item}", "click", user * 10 + step)
+        for user in range(200)
+        for step, item in enumerate(rng.choice(10, size=4, p=weights / weights.sum()))
+    ]
+    data = Interactions(
+        pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "timestamp"])
+    )
+    catalog = Catalog(pd.DataFrame({"item_id": [f"p{i}" for i in range(10)], "title": "mug"}))
+    model = _model(use_ids=False, popularity_prior=True, max_epochs=5).fit(data, catalog)
+    network = model.network_
+    assert float(network.popularity_weight.detach()) > 0.05  # learned: it starts at 0
+    assert network.popularity.mean().abs() < 1e-5  # standardised
+    ids, _ = model.recommend_histories([model.encode_items(["p0"])], k=3)
+    assert set(ids[0]) <= {"p7", "p8", "p9", "p6"}
+    model.add_items(Catalog(pd.DataFrame({"item_id": ["fresh"], "title": ["mug"]})))
+    assert float(network.popularity[-1]) == float(network.popularity[:-1].min())
+    loaded = Recommender.load(model.save(tmp_path / "model"))
+    histories = [np.array([0, 3]), np.array([], dtype=np.int64)]
+    np.testing.assert_allclose(loaded.score(histories), model.score(histories), rtol=1e-5)

@@ -249,6 +249,27 @@ def test_adapt_refuses_what_it_cannot_do(
         adapt(pretrained, None, catalog, mode="full")
 
 
+def test_popularity_prior_is_per_platform_and_uses_the_targets_own_counts(
+    sources: list[Dataset], target: Dataset, pretrained: PretrainedTextSequence
+) -> None:
+    pre = pretrain(sources, temperature=0.5, popularity_prior=True, **{**SMALL, "max_epochs": 4})
+    network = pre.model.network_
+    for lo, hi in ((0, 16), (16, 32)):  # each platform's items standardised on their own
+        assert abs(float(network.popularity[lo:hi].mean())) < 1e-5
+    weight = float(network.popularity_weight.detach())
+    assert weight != 0.0
+    zero = adapt(pre, target.split.train, target.catalog, mode="zero_shot")
+    counts = target.split.train.frame["item_id"].value_counts()
+    logs = np.log1p([counts.get(i, 0) for i in target.catalog.item_ids])
+    expected = (logs - logs.mean()) / logs.std()
+    np.testing.assert_allclose(zero.network_.popularity.numpy(), expected, rtol=1e-5)
+    assert float(zero.network_.popularity_weight.detach()) == pytest.approx(weight)
+    adapted = adapt(pre, target.split.train, target.catalog, mode="adaptor", max_epochs=2)
+    assert "popularity_weight" in _changed(zero, adapted)
+    with pytest.raises(ValueError, match="popularity_prior"):
+        adapt(pretrained, target.split.train, target.catalog, popularity_prior=True)
+
+
 def test_save_load_round_trip(
     pretrained: PretrainedTextSequence, target: Dataset, tmp_path: Path
 ) -> None:

@@ -70,6 +70,10 @@ class TextSequence(Recommender):
     context_dropout
         Share of training windows whose event types and time gaps are hidden, so the model also
         scores histories given without them (as :meth:`score` receives them).
+    popularity_prior
+        Add a learned weight times each item's standardised log training-event count to its
+        score. The feature is the shop's own, so the weight carries over to another shop
+        (:mod:`shoprec.models.transfer`) where ID embeddings cannot.
     lr, weight_decay
         AdamW learning rate (linear warm-up then linear decay) and weight decay.
     batch_size, max_epochs, patience
@@ -111,6 +115,7 @@ class TextSequence(Recommender):
         n_experts: int = 8,
         id_dropout: float = 0.1,
         context_dropout: float = 0.5,
+        popularity_prior: bool = False,
         lr: float = 2e-3,
         weight_decay: float = 0.0,
         batch_size: int = 256,
@@ -131,6 +136,7 @@ class TextSequence(Recommender):
         self.n_experts = n_experts
         self.id_dropout = id_dropout
         self.context_dropout = context_dropout
+        self.popularity_prior = popularity_prior
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -178,6 +184,7 @@ class TextSequence(Recommender):
             self.network_ = self._network(text, data.n_items if self.use_ids else 0)
             if self.use_ids:
                 self.network_.id_mask.copy_(torch.from_numpy(trained.astype(np.float32)))
+            self._set_popularity(data)
             try:
                 self.history_: TrainHistory = fit_model(
                     self.network_,
@@ -198,6 +205,19 @@ class TextSequence(Recommender):
             len(self.history_.epochs),
             self.history_.best_score,
         )
+
+    def _set_popularity(self, data: EncodedInteractions) -> None:
+        """Fill the network's popularity feature from ``data`` (with ``popularity_prior``)."""
+        import torch
+
+        if self.popularity_prior:
+            counts = np.bincount(data.items, minlength=self.network_.n_catalog)
+            feature = self._popularity_feature(counts.astype(np.float64))
+            self.network_.popularity.copy_(torch.from_numpy(feature.astype(np.float32)))
+
+    def _popularity_feature(self, counts: np.ndarray) -> np.ndarray:
+        """Standardised ``log(1 + count)`` over the catalog."""
+        return _standardised_log(counts)
 
     def _examples(self, data: EncodedInteractions) -> list[_Example]:
         """Every user's training windows with their event types and time gaps."""
@@ -243,6 +263,7 @@ class TextSequence(Recommender):
             dropout=self.dropout,
             n_experts=self.n_experts,
             id_dropout=self.id_dropout,
+            popularity_prior=self.popularity_prior,
         )
 
     def _loss(self, network: TextSequenceNetwork, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -397,6 +418,13 @@ class _Validation:
         from shoprec.models.training import next_item_ndcg
 
         return next_item_ndcg(scores, self.histories, self.targets, k=_VALID_K)
+
+
+def _standardised_log(counts: np.ndarray) -> np.ndarray:
+    """``log(1 + counts)`` with zero mean and unit variance (all zeros when constant)."""
+    values = np.log1p(counts)
+    scale = values.std()
+    return (values - values.mean()) / scale if scale > 0 else np.zeros_like(values)
 
 
 def _gap_buckets(timestamps: np.ndarray) -> np.ndarray:

@@ -87,12 +87,17 @@ class TextSequenceNetwork(SASRecNetwork):
     id_dropout
         While training, each item's ID embedding is dropped (the item is text-only) with this
         probability per step, so that items without an ID vector are not ranked down.
+    popularity_prior
+        Add ``popularity_weight * popularity[i]`` to item ``i``'s logit: a learned weight on a
+        per-item popularity feature (the buffer ``popularity``, set by the trainer, e.g.
+        standardised log event counts), which transfers to another shop's counts.
     """
 
     text_embeddings: torch.Tensor  # buffers, declared for type checkers
     text_mean: torch.Tensor
     text_scale: torch.Tensor
     id_mask: torch.Tensor
+    popularity: torch.Tensor
 
     def __init__(
         self,
@@ -108,6 +113,7 @@ class TextSequenceNetwork(SASRecNetwork):
         dropout: float,
         n_experts: int = 8,
         id_dropout: float = 0.0,
+        popularity_prior: bool = False,
     ) -> None:
         super().__init__(
             n_id_items,
@@ -131,6 +137,10 @@ class TextSequenceNetwork(SASRecNetwork):
             nn.init.normal_(table.weight, std=0.02)
             with torch.no_grad():
                 table.weight[0].zero_()
+        self.popularity_prior = popularity_prior
+        if popularity_prior:
+            self.register_buffer("popularity", torch.zeros(text.shape[0]))  # (n_items,)
+            self.popularity_weight = nn.Parameter(torch.zeros(()))
 
     @property
     def n_catalog(self) -> int:
@@ -143,8 +153,19 @@ class TextSequenceNetwork(SASRecNetwork):
         return self.n_catalog + 1
 
     def set_text_embeddings(self, text_embeddings: torch.Tensor) -> None:
-        """Replace the item texts, e.g. with new items appended (those are text-only)."""
+        """Replace the item texts, e.g. with new items appended (those are text-only, and
+        as popular as the least popular known item)."""
         self.text_embeddings = text_embeddings.float().to(self.text_mean.device)
+        if self.popularity_prior and len(self.popularity) < self.n_catalog:
+            added = self.n_catalog - len(self.popularity)
+            floor = self.popularity.min() if len(self.popularity) else self.popularity.new_zeros(())
+            self.popularity = torch.cat([self.popularity, floor.expand(added)])
+
+    def item_bias(self) -> torch.Tensor | None:
+        """``(n_catalog,)`` popularity logits, or ``None`` without the popularity prior."""
+        if not self.popularity_prior:
+            return None
+        return self.popularity_weight * self.popularity
 
     def item_representations(self) -> torch.Tensor:
         """``(n_catalog, hidden)``: adapted text, plus the (masked) ID embedding when used."""
@@ -212,4 +233,6 @@ class TextSequenceNetwork(SASRecNetwork):
     ) -> torch.Tensor:
         """``(..., hidden)`` states -> ``(..., n_catalog)`` logits."""
         reps = self.item_representations() if item_reps is None else item_reps
-        return hidden @ reps.T
+        logits = hidden @ reps.T
+        bias = self.item_bias()
+        return logits if bias is None else logits + bias

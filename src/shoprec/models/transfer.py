@@ -14,7 +14,8 @@ platforms get no time-gap input.
 - ``zero_shot``: nothing is trained; target items are represented from their text;
 - ``adaptor``: trains only :data:`ADAPTOR_PARAMETERS`, the platform-specific parts: the
   mixture-of-experts text adaptor and the event-type and time-gap embeddings (how customers
-  buy over time differs by shop), plus the target's ID embeddings when ``use_ids``; the
+  buy over time differs by shop), the popularity weight (with ``popularity_prior``), plus the
+  target's ID embeddings when ``use_ids``; the
   transformer blocks, position embeddings, final norm and start token stay frozen, as in
   UniSRec's parameter-efficient fine-tuning;
 - ``full``: fine-tunes every parameter, starting from the pretrained weights.
@@ -66,11 +67,15 @@ logger = logging.getLogger(__name__)
 
 ADAPT_MODES = ("zero_shot", "adaptor", "full")
 # Parameter-name prefixes trained by mode "adaptor" (plus "item_embedding." with use_ids).
-ADAPTOR_PARAMETERS = ("adaptor.", "event_embedding.", "gap_embedding.")
+ADAPTOR_PARAMETERS = ("adaptor.", "event_embedding.", "gap_embedding.", "popularity_weight")
 PRETRAINED_FORMAT = "shoprec.pretrained_text_sequence/1"
-_ARCHITECTURE = ("encoder", "hidden", "n_layers", "n_heads", "max_len", "n_experts")
+_ARCHITECTURE = (
+    "encoder", "hidden", "n_layers", "n_heads", "max_len", "n_experts", "popularity_prior"
+)  # fmt: skip
 # Target-specific state never copied from the source network (the start row is, separately).
-_OWN_STATE = ("text_embeddings", "id_mask", "item_embedding.weight", "event_embedding.weight")
+_OWN_STATE = (
+    "text_embeddings", "id_mask", "item_embedding.weight", "event_embedding.weight", "popularity"
+)  # fmt: skip
 _WHITENING = ("text_mean", "text_scale")
 _LEARNED = (
     "item_ids_", "item_index_", "histories_", "network_", "event_types_", "uses_time_", "history_"
@@ -345,6 +350,7 @@ class _Adapting(TextSequence):
         self.uses_time_ = self._source.uses_time_ and real_time
         texts = list(map(str, data.item_ids)) if catalog is None else item_texts(catalog)
         self.network_ = self._network(self._encode(texts), 0)
+        self._set_popularity(data)  # the target's own counts: statistics, not training
         self.network_.eval()
 
     def _fit_without_events(self, catalog: Catalog) -> None:

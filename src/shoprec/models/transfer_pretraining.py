@@ -27,6 +27,7 @@ from shoprec.models.text_sequence import (
     _VALID_K,
     TextSequence,
     _score_network,
+    _standardised_log,
     _Validation,
 )
 from shoprec.models.transfer_data import PlatformSampler, platform_shares
@@ -98,6 +99,13 @@ class MultiPlatformTextSequence(TextSequence):
     def _epoch_callbacks(self) -> list[Callable[[EpochRecord], None]]:
         return [self._redraw]
 
+    def _popularity_feature(self, counts: np.ndarray) -> np.ndarray:
+        """Standardised log counts within each platform: shops differ in size, not in shape."""
+        feature = np.empty_like(counts)
+        for lo, hi in self._bounds:
+            feature[lo:hi] = _standardised_log(counts[lo:hi])
+        return feature
+
     def _gaps(self, timestamps: np.ndarray | None) -> np.ndarray | None:
         # Positions of order-only platforms would all fall in the "under a second" bucket.
         if timestamps is not None and len(timestamps) and timestamps.max() < _MIN_EPOCH_MS:
@@ -116,11 +124,14 @@ class MultiPlatformTextSequence(TextSequence):
         real = targets != _PAD
         states, items = hidden[real], targets[real] - 1  # (n_targets, hidden), (n_targets,)
         owner = torch.from_numpy(self._item_platform)[items]
+        bias = network.item_bias()  # (n_catalog,) or None
         total = hidden.new_zeros(())
         for code, (lo, hi) in enumerate(self._bounds):
             rows = owner == code
             if rows.any():
                 logits = states[rows] @ reps[lo:hi].T  # (n_rows, hi - lo)
+                if bias is not None:
+                    logits = logits + bias[lo:hi]
                 logits = logits.masked_fill(self._untrained[lo:hi], float("-inf"))
                 total = total + F.cross_entropy(logits, items[rows] - lo, reduction="sum")
         return total / len(items)
