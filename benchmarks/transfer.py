@@ -50,7 +50,15 @@ class Setting:
 
 
 def model_params(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    return {"encoder": args.encoder, "use_ids": False, "random_state": seed, "num_threads": 2}
+    return {
+        "encoder": args.encoder, "use_ids": False, "random_state": seed, "num_threads": 2,
+        "popularity_prior": args.popularity_prior,
+    }  # fmt: skip
+
+
+def setting_name(args: argparse.Namespace, name: str) -> str:
+    """Runs with the popularity prior are settings of their own (rows kept side by side)."""
+    return f"{name} [popularity prior]" if args.popularity_prior else name
 
 
 def uci_setting(args: argparse.Namespace) -> Setting:
@@ -60,7 +68,7 @@ def uci_setting(args: argparse.Namespace) -> Setting:
     ]
     target = load_dataset("uci_online_retail", data_dir=args.data_dir)
     return Setting(
-        name="uci_online_retail <- amazon2023_electronics + amazon2014_beauty",
+        name=setting_name(args, "uci_online_retail <- amazon2023_electronics + amazon2014_beauty"),
         sources=sources,
         target=target,
         # 37.6k source windows: 10 epochs of 8,000 windows, about two passes over the sources
@@ -74,7 +82,9 @@ def bhh_settings(args: argparse.Namespace) -> list[Setting]:
     platforms = {p: platform_dataset(data, p) for p in BHH_PLATFORMS}
     return [
         Setting(
-            name=f"bhh: {target} <- {' + '.join(p for p in BHH_PLATFORMS if p != target)}",
+            name=setting_name(
+                args, f"bhh: {target} <- {' + '.join(p for p in BHH_PLATFORMS if p != target)}"
+            ),
             sources=[d for p, d in platforms.items() if p != target],
             target=platforms[target],
             pretrain_params={"max_epochs": 20, "patience": 5},
@@ -280,8 +290,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     datasets = list(dict.fromkeys(r["dataset"] for r in rows if not r["dataset"].startswith("imb")))
     if not datasets:
         return
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.6), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets, strict=True):
+    columns = min(4, len(datasets))
+    grid_rows = -(-len(datasets) // columns)
+    fig, axes = plt.subplots(
+        grid_rows, columns, figsize=(4.2 * columns, 3.6 * grid_rows), squeeze=False
+    )
+    for ax in axes.flat[len(datasets) :]:
+        ax.set_visible(False)
+    for ax, dataset in zip(axes.flat, datasets, strict=False):
         for model in ("from_scratch", *TRANSFER, "popularity"):
             points = [
                 (r["fraction"], r["ndcg@10"], r.get("ndcg_sd", 0.0))
@@ -303,7 +319,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_xlabel("target training users")
         ax.set_ylabel("test NDCG@10 (bars: sd over seeds)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -350,6 +366,11 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--seeds", default="0", help="bhh and imbalance seeds (UCI: the first)")
     parser.add_argument("--keep", action="store_true", help="keep other settings' saved rows")
+    parser.add_argument(
+        "--popularity-prior",
+        action="store_true",
+        help="every text-sequence model with TextSequence(popularity_prior=True)",
+    )
     args = parser.parse_args()
     args.fractions = [float(f) for f in args.fractions.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
