@@ -343,13 +343,10 @@ class ServingState:
         return removed
 
     # -- reads ------------------------------------------------------------------------------------
-    def recommend(
-        self, user_id: str | None, **query: Any
-    ) -> tuple[list[Recommendation], Deployment]:
-        """The user's recommendations from their latest history (anonymous for ``None`` or a
-        user without events), and the deployment that computed them; keywords as in
-        :class:`RecommendQuery`."""
-        return self.recommend_batch([RecommendQuery(user_id, **query)])[0]
+    def recommend(self, query: RecommendQuery) -> tuple[list[Recommendation], Deployment]:
+        """The user's recommendations from their latest history (anonymous for no user or a
+        user without events), and the deployment that computed them."""
+        return self.recommend_batch([query])[0]
 
     def recommend_batch(
         self, queries: Sequence[RecommendQuery]
