@@ -122,9 +122,11 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.5)
     parser.add_argument("--pretrain-epochs", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--seeds", default="0", help="target subsample and ranker seeds")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args()
     fractions = [float(f) for f in args.fractions.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.perf_counter()
     common = {"max_length": args.max_length, "num_threads": 2, "progress": True}
@@ -133,10 +135,11 @@ def main() -> None:
     train_pairs = pairs_of(target, args.target_users)
     test = pairs_of(target, args.test_users, period="test")
     baselines = baseline_scores(target, test, item_vectors(target))
-    rows = [score_row(name, "baseline", scores, test) for name, scores in baselines.items()]
+    raw = [score_row(name, "baseline", scores, test) for name, scores in baselines.items()]
 
     def publish() -> None:
         minutes = (time.perf_counter() - started) / 60
+        rows = aggregate(raw)
         write_results("ctr_transfer", rows, notes=notes(args, rows, test, minutes))
         plot(rows, RESULTS_DIR / "ctr_transfer.png")
 
@@ -149,21 +152,42 @@ def main() -> None:
     )  # fmt: skip
     pretrain_s = time.perf_counter() - start
     pretrain_pairs = sum(len(p) for p in sources.values())
-    rows.append(ranker_row("zero_shot", "any", pretrained, test, pretrain_s, pretrain_pairs))
+    raw.append(ranker_row("zero_shot", "any", pretrained, test, pretrain_s, pretrain_pairs))
     publish()
-    for fraction in fractions:
-        pairs = subsample_pairs(train_pairs, fraction)
-        fit = {"max_epochs": EPOCHS.get(fraction, 1), **common}
-        for name in ("from_scratch", "lora", "full"):
-            start = time.perf_counter()
-            if name == "from_scratch":
-                ranker = CTRRanker(mode="lora", lr=LR[name], **fit)
-                ranker.fit(pairs.contexts, pairs.candidates, pairs.labels, groups=pairs.users)
-            else:
-                ranker = adapt_ranker(pretrained, pairs, mode=name, lr=LR[name], **fit)
-            train_s = time.perf_counter() - start
-            rows.append(ranker_row(name, fraction, ranker, test, train_s, len(pairs)))
-        publish()
+    for seed in seeds:
+        for fraction in fractions:
+            pairs = subsample_pairs(train_pairs, fraction, random_state=seed)
+            fit = {"max_epochs": EPOCHS.get(fraction, 1), "random_state": seed, **common}
+            for name in ("from_scratch", "lora", "full"):
+                start = time.perf_counter()
+                if name == "from_scratch":
+                    ranker = CTRRanker(mode="lora", lr=LR[name], **fit)
+                    ranker.fit(pairs.contexts, pairs.candidates, pairs.labels, groups=pairs.users)
+                else:
+                    ranker = adapt_ranker(pretrained, pairs, mode=name, lr=LR[name], **fit)
+                train_s = time.perf_counter() - start
+                row = ranker_row(name, fraction, ranker, test, train_s, len(pairs))
+                raw.append({**row, "seed": seed})
+            publish()
+
+
+def aggregate(raw: list[Row]) -> list[Row]:
+    """Rows of one (model, fraction) over seeds: mean metrics and time, ``seeds``, and
+    ``gauc_sd`` (standard deviation over seeds) when there are several."""
+    groups: dict[tuple[Any, Any], list[Row]] = {}
+    for row in raw:
+        groups.setdefault((row["model"], row["fraction"]), []).append(row)
+    out = []
+    for rows in groups.values():
+        row = {k: v for k, v in rows[0].items() if k != "seed"}
+        for metric in ("auc", "gauc", "logloss", "train_s"):
+            if metric in row:
+                row[metric] = round(float(np.mean([r[metric] for r in rows])), 4)
+        row["seeds"] = len(rows)
+        if len(rows) > 1:
+            row["gauc_sd"] = round(float(np.std([r["gauc"] for r in rows], ddof=1)), 4)
+        out.append(row)
+    return out
 
 
 def notes(args: argparse.Namespace, rows: list[Row], test: PairSet, minutes: float) -> str:
@@ -175,7 +199,9 @@ def notes(args: argparse.Namespace, rows: list[Row], test: PairSet, minutes: flo
         f"temperature {args.temperature:g}; pretraining {args.pretrain_epochs} epoch(s) of LoRA "
         f"on MiniLM at {args.max_length} tokens. Target training pairs: up to "
         f"{args.target_users} users' validation pairs, whole users per fraction. `train_s` of "
-        f"zero_shot is the pretraining time. This run took {minutes:.0f} minutes.",
+        f"zero_shot is the pretraining time. Seeds {args.seeds} (target subsample, ranker "
+        "initialisation and shuffling; one pretrained ranker): rows are means, `gauc_sd` the "
+        f"standard deviation over seeds. This run took {minutes:.0f} minutes.",
     ]
     best_baseline = max((r for r in rows if r["fraction"] == "baseline"), key=lambda r: r["gauc"])
     zero = by.get(("zero_shot", "any"))
@@ -194,10 +220,14 @@ def notes(args: argparse.Namespace, rows: list[Row], test: PairSet, minutes: flo
             key=lambda r: r["gauc"],
         )
         gain = best["gauc"] - scratch["gauc"]
+        spread = max(best.get("gauc_sd", 0.0), scratch.get("gauc_sd", 0.0))
+        verdict = "transfer helps" if gain > 0 else "NEGATIVE transfer"
+        if abs(gain) <= spread:
+            verdict = "within the seeds' spread"
         lines.append(
             f"- {fraction:.0%} of the target: best transfer ({best['model']}) GAUC {best['gauc']} "
-            f"vs from scratch {scratch['gauc']} ({gain:+.4f}); "
-            f"{'transfer helps' if gain > 0 else 'NEGATIVE transfer'}."
+            f"vs from scratch {scratch['gauc']} ({gain:+.4f}, sd over seeds up to {spread}); "
+            f"{verdict}; best baseline {best_baseline['model']} {best_baseline['gauc']}."
         )
     return "\n".join(lines)
 
@@ -209,10 +239,13 @@ def plot(rows: list[Row], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, style in (("from_scratch", "o-"), ("lora", "s-"), ("full", "^-")):
-        points = sorted((r["fraction"], r["gauc"]) for r in rows if r["model"] == name)
+    for name, marker in (("from_scratch", "o"), ("lora", "s"), ("full", "^")):
+        points = sorted(
+            (r["fraction"], r["gauc"], r.get("gauc_sd", 0.0)) for r in rows if r["model"] == name
+        )
         if points:
-            ax.plot(*zip(*points, strict=True), style, label=name)
+            xs, ys, sds = zip(*points, strict=True)
+            ax.errorbar(xs, ys, yerr=sds, marker=marker, label=name, capsize=2)
     lines = [("zero_shot", ":"), ("als", "--"), ("text similarity", (0, (1, 3))),
              ("popularity", "-.")]  # fmt: skip
     for name, style in lines:
@@ -221,7 +254,7 @@ def plot(rows: list[Row], path: Path) -> None:
             ax.axhline(level[0], linestyle=style, color="grey", label=name)
     ax.set_xscale("log")
     ax.set_xlabel("fraction of the target's training users")
-    ax.set_ylabel("GAUC on the target's test pairs")
+    ax.set_ylabel("GAUC on the target's test pairs (bars: sd over seeds)")
     ax.set_title(f"CTR ranker transfer to {TARGET}")
     ax.legend()
     fig.tight_layout()

@@ -354,6 +354,13 @@ over platforms), `shares` the sources' shares of every epoch; `source X (served)
 pretrained model serving source X's own test (its catalog, the pretraining whitening);
 `target zero_shot`, and `target adaptor` on 25% of the target's users; `train_s` there is the
 pretraining time (0 at T = 1, whose model is the curves' one).
+
+Settings marked `[popularity prior]` run every text-sequence model, from scratch and transferred
+alike, with `TextSequence(popularity_prior=True)`: each item's score gains a learned weight times
+its standardised log training-event count (standardised per platform when pretraining). The
+weight is learned on the sources; zero-shot applies it to the target's own counts (the
+statistics the popularity baseline uses; nothing is trained on the target), and the adaptor
+mode also trains it.
 """
 
 
