@@ -7,16 +7,16 @@ and time-gap embeddings added, and every catalog item is scored by the dot produ
 state with its representation (full-softmax cross-entropy training). Because an item's text
 alone gives it a representation, items without training events, and items added after fitting
 (:meth:`TextSequence.add_items`), are scored sensibly. The network is in
-:mod:`shoprec.models.text_sequence_network`, the loop in :mod:`shoprec.models.training`.
+:mod:`shoprec.models.text_sequence_network`, the loop in :mod:`shoprec.models.training`, the
+sequence windows and batches in :mod:`shoprec.models.sequence_windows`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -24,6 +24,17 @@ import numpy as np
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog
 from shoprec.models.base import Recommender
+from shoprec.models.sequence_windows import (
+    MIN_EPOCH_MS,
+    PAD,
+    Example,
+    NextItemValidation,
+    collate_windows,
+    gap_buckets,
+    score_histories,
+    training_windows,
+    user_sequences,
+)
 from shoprec.text.item_text import item_texts
 from shoprec.text.minilm import torch_threads
 from shoprec.text.registry import encode_texts
@@ -37,14 +48,6 @@ if TYPE_CHECKING:  # torch is imported lazily so that `import shoprec.models` st
 __all__ = ["TextSequence"]
 
 logger = logging.getLogger(__name__)
-
-_PAD = 0
-_N_GAP_BUCKETS = 32  # text_sequence_network.N_GAP_BUCKETS, repeated to keep torch out
-_MIN_EPOCH_MS = 1e11  # timestamps below this (1973 in ms) are positions: order-only data
-_SCORE_BATCH = 512
-_VALID_K = 10
-# One training window: input tokens, next-item targets, event types, gap buckets; (length,) each.
-_Example = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class TextSequence(Recommender):
@@ -163,7 +166,7 @@ class TextSequence(Recommender):
         text = self._encode(texts)
         types = sorted(set(map(str, data.event_types)))
         self.event_types_ = types if len(types) > 1 else []
-        self.uses_time_ = bool(len(data.timestamps) and data.timestamps.max() >= _MIN_EPOCH_MS)
+        self.uses_time_ = bool(len(data.timestamps) and data.timestamps.max() >= MIN_EPOCH_MS)
         examples = self._examples(data)
         config = TrainConfig(
             epochs=self.max_epochs,
@@ -191,7 +194,7 @@ class TextSequence(Recommender):
                     self._loss,
                     examples,
                     config,
-                    collate=_collate,
+                    collate=collate_windows,
                     length=lambda example: len(example[0]),
                     validate=validate,
                     callbacks=self._epoch_callbacks(),
@@ -219,12 +222,14 @@ class TextSequence(Recommender):
         """Standardised ``log(1 + count)`` over the catalog."""
         return _standardised_log(counts)
 
-    def _examples(self, data: EncodedInteractions) -> list[_Example]:
+    def _examples(self, data: EncodedInteractions) -> list[Example]:
         """Every user's training windows with their event types and time gaps."""
         return [
             example
-            for items, kinds, times in _user_sequences(data, self._type_codes(data.event_types))
-            for example in _windows(items, kinds, self._gaps(times), data.n_items, self.max_len)
+            for items, kinds, times in user_sequences(data, self._type_codes(data.event_types))
+            for example in training_windows(
+                items, kinds, self._gaps(times), data.n_items, self.max_len
+            )
         ]
 
     def _epoch_callbacks(self) -> list[Callable[[EpochRecord], None]]:
@@ -277,7 +282,7 @@ class TextSequence(Recommender):
         keep = (torch.rand(tokens.shape[0], 1) >= self.context_dropout).long()  # (batch, 1)
         reps = network.item_representations()  # (n_catalog, hidden)
         hidden = network(tokens, kinds * keep, gaps * keep, item_reps=reps)
-        real = targets != _PAD  # (batch, length)
+        real = targets != PAD  # (batch, length)
         logits = network.item_logits(hidden[real], item_reps=reps)  # (n_targets, n_catalog)
         logits = logits.masked_fill(self._untrained, float("-inf"))
         return F.cross_entropy(logits, targets[real] - 1)
@@ -288,9 +293,9 @@ class TextSequence(Recommender):
         return np.fromiter((index.get(str(t), 0) for t in event_types), np.int64, len(event_types))
 
     def _gaps(self, timestamps: np.ndarray | None) -> np.ndarray | None:
-        return _gap_buckets(timestamps) if self.uses_time_ and timestamps is not None else None
+        return gap_buckets(timestamps) if self.uses_time_ and timestamps is not None else None
 
-    def _validator(self, validation: EncodedInteractions) -> _Validation | None:
+    def _validator(self, validation: EncodedInteractions) -> NextItemValidation | None:
         """NDCG@10 of each validation user's first validation item not already in their
         training history, scored like the test protocol (history only, no context)."""
         empty = np.empty(0, dtype=np.int64)
@@ -303,12 +308,12 @@ class TextSequence(Recommender):
                 targets.append(item)
         if not targets:
             return None
-        return _Validation(self.max_len, histories, np.array(targets, dtype=np.int64))
+        return NextItemValidation(self.max_len, histories, np.array(targets, dtype=np.int64))
 
     # -- inference --------------------------------------------------------------------------------
     def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         with self._threads():
-            return _score_network(self.network_, histories, self.max_len, reps=self._item_reps())
+            return score_histories(self.network_, histories, self.max_len, reps=self._item_reps())
 
     def score_events(
         self,
@@ -334,7 +339,7 @@ class TextSequence(Recommender):
         )
         gaps = None if timestamps is None else [self._gaps(np.asarray(t)) for t in timestamps]
         with self._threads():
-            scores = _score_network(
+            scores = score_histories(
                 self.network_, histories, self.max_len, kinds, gaps, reps=self._item_reps()
             )
         return scores.astype(np.float32, copy=False)
@@ -404,125 +409,8 @@ class TextSequence(Recommender):
         self.network_.eval()
 
 
-class _Validation:
-    """Validation callable: mean NDCG@10 of one held-out next item per user (full ranking,
-    history excluded)."""
-
-    def __init__(self, max_len: int, histories: list[np.ndarray], targets: np.ndarray) -> None:
-        self.max_len = max_len
-        self.histories = histories
-        self.targets = targets
-
-    def __call__(self, network: TextSequenceNetwork) -> float:
-        scores = _score_network(network, self.histories, self.max_len)
-        from shoprec.models.training import next_item_ndcg
-
-        return next_item_ndcg(scores, self.histories, self.targets, k=_VALID_K)
-
-
 def _standardised_log(counts: np.ndarray) -> np.ndarray:
     """``log(1 + counts)`` with zero mean and unit variance (all zeros when constant)."""
     values = np.log1p(counts)
     scale = values.std()
     return (values - values.mean()) / scale if scale > 0 else np.zeros_like(values)
-
-
-def _gap_buckets(timestamps: np.ndarray) -> np.ndarray:
-    """Bucket of the gap to the previous event: ``1 + floor(log2(1 + seconds))`` capped at
-    :data:`_N_GAP_BUCKETS`; ``0`` (unknown) for the first event."""
-    seconds = np.maximum(np.diff(np.asarray(timestamps, dtype=np.float64)), 0.0) / 1000.0
-    buckets = 1 + np.minimum(np.floor(np.log2(1.0 + seconds)), _N_GAP_BUCKETS - 1)
-    return np.concatenate([[0], buckets]).astype(np.int64)
-
-
-def _user_sequences(
-    data: EncodedInteractions, type_codes: np.ndarray
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Each user's items, event-type codes and timestamps in time order."""
-    order = np.argsort(data.users, kind="stable")  # stable keeps time order within a user
-    bounds = np.searchsorted(data.users[order], np.arange(data.n_users + 1))
-    items, kinds, times = data.items[order], type_codes[order], data.timestamps[order]
-    for lo, hi in itertools.pairwise(bounds):
-        yield items[lo:hi], kinds[lo:hi], times[lo:hi]
-
-
-def _inputs(
-    history: np.ndarray, kinds: np.ndarray | None, gaps: np.ndarray | None, start: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Input tokens ``[start, h_0 + 1, ...]`` with event types and gaps (``0`` at the start)."""
-    tokens = np.concatenate([[start], history + 1]).astype(np.int64)
-    zeros = np.zeros(len(history), dtype=np.int64)
-    kinds = np.concatenate([[0], zeros if kinds is None else kinds]).astype(np.int64)
-    gaps = np.concatenate([[0], zeros if gaps is None else gaps]).astype(np.int64)
-    return tokens, kinds, gaps
-
-
-def _windows(
-    items: np.ndarray, kinds: np.ndarray, gaps: np.ndarray | None, n_items: int, max_len: int
-) -> Iterator[_Example]:
-    """Training windows of one user, inputs ``[start, i_0, .., i_{n-2}]`` against targets
-    ``[i_0, .., i_{n-1}]``, cut from the end into pieces of at most ``max_len``."""
-    tokens, in_kinds, in_gaps = _inputs(
-        items[:-1], kinds[:-1], None if gaps is None else gaps[:-1], n_items + 1
-    )
-    targets = items.astype(np.int64) + 1
-    for end in range(len(targets), 0, -max_len):
-        lo = max(0, end - max_len)
-        yield tokens[lo:end], targets[lo:end], in_kinds[lo:end], in_gaps[lo:end]
-
-
-def _collate(examples: list[_Example]) -> tuple[torch.Tensor, ...]:
-    """Right-pad a batch of windows to its longest: four ``(batch, length)`` int64 tensors."""
-    import torch
-
-    length = max(len(example[0]) for example in examples)
-    out = np.full((4, len(examples), length), _PAD, dtype=np.int64)
-    for row, example in enumerate(examples):
-        for field, values in enumerate(example):
-            out[field, row, : len(values)] = values
-    return tuple(torch.from_numpy(part) for part in out)
-
-
-def _score_network(
-    network: TextSequenceNetwork,
-    histories: Sequence[np.ndarray],
-    max_len: int,
-    kinds: Sequence[np.ndarray] | None = None,
-    gaps: Sequence[np.ndarray | None] | None = None,
-    *,
-    reps: torch.Tensor | None = None,
-) -> np.ndarray:
-    """``(len(histories), n_catalog)`` float32: the last state of ``[start] + history`` (its
-    last ``max_len`` inputs) against every item representation."""
-    import torch
-
-    out = np.empty((len(histories), network.n_catalog), dtype=np.float32)
-    was_training = network.training
-    if was_training:  # eval() walks every module: too slow to repeat per request
-        network.eval()
-    with torch.no_grad():
-        if reps is None:
-            reps = network.item_representations()  # (n_catalog, hidden)
-        for lo in range(0, len(histories), _SCORE_BATCH):
-            windows = [
-                tuple(
-                    part[-max_len:]
-                    for part in _inputs(
-                        histories[i],
-                        None if kinds is None else kinds[i],
-                        None if gaps is None else gaps[i],
-                        network.start_index,
-                    )
-                )
-                for i in range(lo, min(lo + _SCORE_BATCH, len(histories)))
-            ]
-            tokens, _, batch_kinds, batch_gaps = _collate(
-                [(w[0], w[0], w[1], w[2]) for w in windows]
-            )
-            hidden = network(tokens, batch_kinds, batch_gaps, item_reps=reps)
-            last = torch.as_tensor([len(w[0]) - 1 for w in windows])  # (batch,)
-            states = hidden[torch.arange(len(windows)), last]  # (batch, hidden)
-            out[lo : lo + len(windows)] = network.item_logits(states, item_reps=reps).numpy()
-    if was_training:
-        network.train()
-    return out

@@ -46,7 +46,8 @@ from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog, Interactions
 from shoprec.exceptions import ArtifactError, NotFittedError
 from shoprec.models.base import Recommender
-from shoprec.models.text_sequence import _MIN_EPOCH_MS, TextSequence
+from shoprec.models.sequence_windows import MIN_EPOCH_MS
+from shoprec.models.text_sequence import TextSequence
 from shoprec.models.transfer_data import combine_platforms, platform_shares
 from shoprec.models.transfer_pretraining import MultiPlatformTextSequence, cap_users_per_platform
 from shoprec.text.item_text import item_texts
@@ -345,7 +346,7 @@ class _Adapting(TextSequence):
         if self._mode != "zero_shot":
             super()._fit(data, catalog, validation)
             return
-        real_time = bool(len(data.timestamps) == 0 or data.timestamps.max() >= _MIN_EPOCH_MS)
+        real_time = bool(len(data.timestamps) == 0 or data.timestamps.max() >= MIN_EPOCH_MS)
         self.event_types_ = list(self._source.event_types_)
         self.uses_time_ = self._source.uses_time_ and real_time
         texts = list(map(str, data.item_ids)) if catalog is None else item_texts(catalog)

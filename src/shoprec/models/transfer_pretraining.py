@@ -21,15 +21,14 @@ import pandas as pd
 
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog, Interactions
-from shoprec.models.text_sequence import (
-    _MIN_EPOCH_MS,
-    _PAD,
-    _VALID_K,
-    TextSequence,
-    _score_network,
-    _standardised_log,
-    _Validation,
+from shoprec.models.sequence_windows import (
+    MIN_EPOCH_MS,
+    PAD,
+    VALID_K,
+    NextItemValidation,
+    score_histories,
 )
+from shoprec.models.text_sequence import TextSequence
 from shoprec.models.transfer_data import PlatformSampler, platform_shares
 
 if TYPE_CHECKING:  # torch is imported lazily so that `import shoprec.models` stays light
@@ -103,12 +102,12 @@ class MultiPlatformTextSequence(TextSequence):
         """Standardised log counts within each platform: shops differ in size, not in shape."""
         feature = np.empty_like(counts)
         for lo, hi in self._bounds:
-            feature[lo:hi] = _standardised_log(counts[lo:hi])
+            feature[lo:hi] = super()._popularity_feature(counts[lo:hi])
         return feature
 
     def _gaps(self, timestamps: np.ndarray | None) -> np.ndarray | None:
         # Positions of order-only platforms would all fall in the "under a second" bucket.
-        if timestamps is not None and len(timestamps) and timestamps.max() < _MIN_EPOCH_MS:
+        if timestamps is not None and len(timestamps) and timestamps.max() < MIN_EPOCH_MS:
             return None
         return super()._gaps(timestamps)
 
@@ -121,7 +120,7 @@ class MultiPlatformTextSequence(TextSequence):
         keep = (torch.rand(tokens.shape[0], 1) >= self.context_dropout).long()  # (batch, 1)
         reps = network.item_representations()  # (n_catalog, hidden)
         hidden = network(tokens, kinds * keep, gaps * keep, item_reps=reps)
-        real = targets != _PAD
+        real = targets != PAD
         states, items = hidden[real], targets[real] - 1  # (n_targets, hidden), (n_targets,)
         owner = torch.from_numpy(self._item_platform)[items]
         bias = network.item_bias()  # (n_catalog,) or None
@@ -136,25 +135,25 @@ class MultiPlatformTextSequence(TextSequence):
                 total = total + F.cross_entropy(logits, items[rows] - lo, reduction="sum")
         return total / len(items)
 
-    def _validator(self, validation: EncodedInteractions) -> _Validation | None:
+    def _validator(self, validation: EncodedInteractions) -> NextItemValidation | None:
         base = super()._validator(validation)
         return None if base is None else _PlatformValidation(base, self._item_platform)
 
 
-class _PlatformValidation(_Validation):
+class _PlatformValidation(NextItemValidation):
     """Validation NDCG@10 with each user ranked among their own platform's items."""
 
-    def __init__(self, base: _Validation, item_platform: np.ndarray) -> None:
+    def __init__(self, base: NextItemValidation, item_platform: np.ndarray) -> None:
         super().__init__(base.max_len, base.histories, base.targets)
         owner = item_platform[base.targets]  # (n_users,)
         self.outside = item_platform[None, :] != owner[:, None]  # (n_users, n_catalog)
 
     def __call__(self, network: TextSequenceNetwork) -> float:
-        scores = _score_network(network, self.histories, self.max_len)
+        scores = score_histories(network, self.histories, self.max_len)
         scores[self.outside] = np.nan  # excluded from the ranking
         from shoprec.models.training import next_item_ndcg
 
-        return next_item_ndcg(scores, self.histories, self.targets, k=_VALID_K)
+        return next_item_ndcg(scores, self.histories, self.targets, k=VALID_K)
 
 
 def cap_users_per_platform(
