@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from shoprec.serve.app import API_PREFIX, create_app
 from shoprec.serve.batching import MicroBatcher, OverloadedError
+from shoprec.serve.deployment import Deployment
 from shoprec.serve.settings import DEFAULT_STATE_DIR, ServiceSettings
 from shoprec.serve.state import (
     RESERVED_USER_PREFIX,
-    Deployment,
     NotFoundError,
     RecommendQuery,
     ServingState,

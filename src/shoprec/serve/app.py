@@ -25,8 +25,9 @@ from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.pipeline import Pipeline
 from shoprec.serve.batching import MicroBatcher, OverloadedError
 from shoprec.serve.dependencies import API_PREFIX
+from shoprec.serve.deployment import freeze_heap
 from shoprec.serve.settings import ServiceSettings
-from shoprec.serve.state import NotFoundError, ServingState, StateConflictError, freeze_heap
+from shoprec.serve.state import NotFoundError, ServingState, StateConflictError
 from shoprec.serve.telemetry import RequestMetrics, ServiceMetrics, install_redaction
 from shoprec.store import EventStore, open_store
 

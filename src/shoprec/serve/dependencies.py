@@ -11,7 +11,8 @@ from fastapi.security import APIKeyHeader
 
 from shoprec.pipeline import Recommendation
 from shoprec.serve.batching import MicroBatcher
-from shoprec.serve.state import Deployment, RecommendQuery, ServingState
+from shoprec.serve.deployment import Deployment
+from shoprec.serve.state import RecommendQuery, ServingState
 
 __all__ = [
     "API_KEY_HEADER",

@@ -11,19 +11,17 @@ deployment, so a swap never changes a pipeline under a running request. Writes a
   store, the user's cached history is dropped and their portrait is updated, all before the
   call returns (read-your-writes).
 
-The user caches are in :mod:`shoprec.serve.caches`.
+The user caches are in :mod:`shoprec.serve.caches`, deployments in :mod:`shoprec.serve.deployment`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import hashlib
 import json
 import logging
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +32,15 @@ from shoprec.profiles import PortraitConfig, UserPortrait
 from shoprec.rerank import BusinessRules
 from shoprec.serve._catalog import CatalogIndex, changed_items
 from shoprec.serve.caches import HistoryCache, PortraitCache
+from shoprec.serve.deployment import Deployment, artifact_version, warm_up
 from shoprec.store import AppendResult, EventStore
 
 __all__ = [
     "RESERVED_USER_PREFIX",
-    "Deployment",
     "NotFoundError",
     "RecommendQuery",
     "ServingState",
     "StateConflictError",
-    "freeze_heap",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,67 +56,6 @@ class NotFoundError(ShoprecError, LookupError):
 
 class StateConflictError(ShoprecError):
     """The request cannot apply to the service's current state, e.g. no version to roll back to."""
-
-
-@dataclass
-class Deployment:
-    """One loaded pipeline and where it came from.
-
-    Attributes
-    ----------
-    pipeline
-        The fitted pipeline.
-    version
-        Content id of the artifact (SHA-256 of its manifest, 12 hex digits); pipelines that
-        were never saved get ``unsaved-`` and their training-data fingerprint.
-    path
-        The artifact directory, if loaded from one.
-    loaded_at
-        When it was deployed (UTC, ISO 8601).
-    removed
-        Item ids this service removed from the pipeline.
-    """
-
-    pipeline: Pipeline
-    version: str
-    path: str | None
-    loaded_at: str
-    removed: set[str] = field(default_factory=set)
-
-    def info(self) -> dict[str, Any]:
-        """What the version endpoint shows."""
-        return {
-            "version": self.version,
-            "path": self.path,
-            "loaded_at": self.loaded_at,
-            "model": self.pipeline.settings.model,
-            "items": len(self.pipeline.catalog),
-            "data_fingerprint": self.pipeline.fingerprint_,
-        }
-
-
-def freeze_heap() -> None:
-    """Exempt the objects alive now, above all the loaded pipelines, from garbage collection.
-
-    A loaded Electronics pipeline holds about 280,000 tracked objects, and every full collection
-    re-scanned them (72 ms, during which no request runs); under a 200 req/s load that made the
-    recommendation p99 78 ms instead of 19. Unfreezing first lets the collection free what a
-    reload dropped.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
-def artifact_version(pipeline: Pipeline, path: str | Path | None) -> str:
-    """The version id of ``pipeline`` (see :attr:`Deployment.version`)."""
-    if path is not None:
-        manifest = Path(path) / "manifest.json"
-        try:
-            return hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
-        except OSError:
-            logger.warning("no readable manifest under the pipeline path; using the fingerprint")
-    return f"unsaved-{pipeline.fingerprint_[:12]}"
 
 
 @dataclass(frozen=True)
@@ -245,7 +181,7 @@ class ServingState:
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         self._sync_catalog(deployment)
-        _warm(pipeline)
+        warm_up(pipeline)
         return deployment
 
     def _sync_catalog(self, deployment: Deployment) -> None:
@@ -456,15 +392,6 @@ class ServingState:
     def check_store(self) -> None:
         """Raise if the store cannot answer a query."""
         self.store.last_sequence()
-
-
-def _warm(pipeline: Pipeline) -> None:
-    """Build what a pipeline builds on first use (the query encoder's session, the model's item
-    representations, the item features) before it serves: built inside the first requests, they
-    took 0.1-0.4 s each and a 200 req/s load queued behind them for seconds."""
-    pipeline.item_features()
-    pipeline.recommend([Request(history=[pipeline.catalog.item_ids[0]], k=1)])
-    pipeline.search("warm up", k=1)
 
 
 def _concat(first: Catalog, second: Catalog) -> Any:

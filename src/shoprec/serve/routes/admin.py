@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request
 
 from shoprec.exceptions import ValidationError
 from shoprec.serve.dependencies import API_PREFIX, StateDep, require_api_key
+from shoprec.serve.deployment import Deployment, freeze_heap
 from shoprec.serve.schemas import ReloadRequest, VersionInfo, VersionResponse
-from shoprec.serve.state import Deployment, ServingState, freeze_heap
+from shoprec.serve.state import ServingState
 
 __all__ = ["router"]
 
