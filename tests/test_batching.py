@@ -45,12 +45,12 @@ async def _submit_while_first_runs(batcher: MicroBatcher[int, int], recorder: Re
 
 
 def test_requests_arriving_during_a_batch_form_the_next_batch() -> None:
-    recorder = Recorder(hold_first=True)
-    batcher = MicroBatcher(recorder, max_batch=16, name="squares")
+    recorder, sizes = Recorder(hold_first=True), []
+    batcher = MicroBatcher(recorder, max_batch=16, name="squares", on_batch=sizes.append)
     results = asyncio.run(_submit_while_first_runs(batcher, recorder))
     batcher.close()
     assert results == [1, 4, 9, 16, 25, 36]
-    assert recorder.batches == [[1], [2, 3, 4, 5, 6]]
+    assert recorder.batches == [[1], [2, 3, 4, 5, 6]] and sizes == [1, 5]
     assert (batcher.batches, batcher.items) == (2, 6)
     assert all(name.startswith("squares") for name in recorder.threads)
 

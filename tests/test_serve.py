@@ -136,6 +136,8 @@ def test_health_readiness_version_and_metrics(client: TestClient, artifacts: dic
         in text
     )
     assert 'shoprec_events_total{outcome="stored"} 1.0' in text
+    assert "shoprec_recommend_batch_size_count 1.0" in text  # one batch, of one request
+    assert 'shoprec_recommend_batch_size_bucket{le="1.0"} 1.0' in text
     assert f'shoprec_pipeline_active{{version="{ready["version"]}"}} 1.0' in text
 
 

@@ -96,6 +96,7 @@ def create_app(
                 max_batch=settings.max_batch_requests,
                 max_waiting=settings.max_waiting_requests,
                 name="recommend",
+                on_batch=metrics.batch_size.observe,
             )
             freeze_heap()
             metrics.set_version(app.state.serving.active.version)

@@ -49,6 +49,8 @@ class MicroBatcher(Generic[T, R]):
         time instead of queueing every request into a timeout (``None``: no limit).
     name
         Name of the worker thread.
+    on_batch
+        Called with the size of every batch computed (e.g. a metrics histogram's ``observe``).
 
     Notes
     -----
@@ -63,6 +65,7 @@ class MicroBatcher(Generic[T, R]):
         max_batch: int = 16,
         max_waiting: int | None = None,
         name: str = "batch",
+        on_batch: Callable[[int], object] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -71,6 +74,7 @@ class MicroBatcher(Generic[T, R]):
         self.compute = compute
         self.max_batch = max_batch
         self.max_waiting = max_waiting
+        self.on_batch = on_batch
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._worker: asyncio.Task[None] | None = None
@@ -109,6 +113,8 @@ class MicroBatcher(Generic[T, R]):
                 results = [_Failure(error)] * len(items)
             self.batches += 1
             self.items += len(items)
+            if self.on_batch is not None:
+                self.on_batch(len(items))
             for (_, future), result in zip(batch, results, strict=True):
                 if future.done():  # the client went away
                     continue

@@ -47,6 +47,12 @@ class ServiceMetrics:
         self.events = Counter(
             "shoprec_events", "Ingested events by outcome", ["outcome"], registry=self.registry
         )
+        self.batch_size = Histogram(
+            "shoprec_recommend_batch_size",
+            "Recommendation requests computed together in one pipeline call",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.swaps = Counter(
             "shoprec_pipeline_swaps", "Pipeline deployments and rollbacks", registry=self.registry
         )

@@ -48,7 +48,8 @@ def ready(request: Request) -> ReadyResponse | JSONResponse:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
 def metrics(request: Request) -> Response:
-    """Prometheus metrics: requests and latency per route, events ingested, swaps, version."""
+    """Prometheus metrics: requests and latency per route, events ingested, recommendation
+    batch sizes, swaps, version."""
     body = generate_latest(request.app.state.metrics.registry)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)
 
