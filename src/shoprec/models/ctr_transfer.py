@@ -27,7 +27,7 @@ from shoprec.data.datasets import Dataset
 from shoprec.data.splits import Split
 from shoprec.models.ctr_data import PairSet, validation_pairs
 from shoprec.models.ctr_ranker import CTRRanker
-from shoprec.models.transfer_data import platform_shares
+from shoprec.models.transfer_data import platform_id, platform_shares
 
 __all__ = [
     "RANKER_ADAPT_MODES",
@@ -92,8 +92,9 @@ def subsample_pairs(pairs: PairSet, fraction: float, *, random_state: int = 0) -
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     users = np.unique(pairs.users)
     order = np.random.default_rng(random_state).permutation(len(users))
-    kept = users[order[: max(1, round(fraction * len(users)))]]
-    return pairs.take(np.flatnonzero(np.isin(pairs.users, kept)))
+    kept = set(users[order[: max(1, round(fraction * len(users)))]].tolist())
+    # a set: numpy's isin on object arrays compares every pair
+    return pairs.take(np.flatnonzero([user in kept for user in pairs.users]))
 
 
 def combine_pair_sets(
@@ -127,8 +128,8 @@ def combine_pair_sets(
                 contexts=part.contexts,
                 candidates=part.candidates,
                 labels=part.labels,
-                users=np.array([f"{name}:{u}" for u in part.users], dtype=object),
-                items=np.array([f"{name}:{i}" for i in part.items], dtype=object),
+                users=np.array([platform_id(name, u) for u in part.users], dtype=object),
+                items=np.array([platform_id(name, i) for i in part.items], dtype=object),
             )
         )
         logger.info("%s: %d of %d users' pairs (share %.2f)", name, len(drawn), len(users),
