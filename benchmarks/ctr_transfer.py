@@ -193,6 +193,7 @@ def aggregate(raw: list[Row]) -> list[Row]:
 def notes(args: argparse.Namespace, rows: list[Row], test: PairSet, minutes: float) -> str:
     by = {(r["model"], r["fraction"]): r for r in rows}
     lines = [
+        "![CTR transfer curves](results/ctr_transfer.png)\n",
         f"Target test pairs: {len(test)} of {len(set(test.users))} UCI users (test-period next "
         "item against co-visitation hard negatives and random items). Sources: "
         f"{args.source_users} users' validation pairs per Amazon platform, sampled at "
@@ -202,6 +203,10 @@ def notes(args: argparse.Namespace, rows: list[Row], test: PairSet, minutes: flo
         f"zero_shot is the pretraining time. Seeds {args.seeds} (target subsample, ranker "
         "initialisation and shuffling; one pretrained ranker): rows are means, `gauc_sd` the "
         f"standard deviation over seeds. This run took {minutes:.0f} minutes.",
+        "Baselines below 0.5 are expected here: the hard negatives are the co-visitation "
+        "retriever's top items, popular and bought with the user's history, so ALS and "
+        "popularity rank them above the true next item; AUC counts every pair, GAUC averages "
+        "per user.",
     ]
     best_baseline = max((r for r in rows if r["fraction"] == "baseline"), key=lambda r: r["gauc"])
     zero = by.get(("zero_shot", "any"))
@@ -246,13 +251,14 @@ def plot(rows: list[Row], path: Path) -> None:
         if points:
             xs, ys, sds = zip(*points, strict=True)
             ax.errorbar(xs, ys, yerr=sds, marker=marker, label=name, capsize=2)
-    lines = [("zero_shot", ":"), ("als", "--"), ("text similarity", (0, (1, 3))),
-             ("popularity", "-.")]  # fmt: skip
-    for name, style in lines:
+    lines = [("zero_shot", ":", "tab:red"), ("als", "--", "grey"),
+             ("text similarity", (0, (1, 3)), "grey"), ("popularity", "-.", "grey")]  # fmt: skip
+    for name, style, colour in lines:
         level = [r["gauc"] for r in rows if r["model"] == name]
         if level:
-            ax.axhline(level[0], linestyle=style, color="grey", label=name)
+            ax.axhline(level[0], linestyle=style, color=colour, label=name)
     ax.set_xscale("log")
+    ax.set_xticks(FRACTIONS, [f"{f:.0%}" for f in FRACTIONS])
     ax.set_xlabel("fraction of the target's training users")
     ax.set_ylabel("GAUC on the target's test pairs (bars: sd over seeds)")
     ax.set_title(f"CTR ranker transfer to {TARGET}")
