@@ -219,23 +219,33 @@ async def mixed_load(
 ROUTES = {"recommend": "/v1/recommendations", "ingest": "/v1/events", "search": "/v1/search"}
 
 
-def server_buckets(base: str) -> dict[tuple[str, float], float]:
-    """The service's latency histogram: (route, upper bound in s) -> cumulative count."""
+def server_buckets(base: str) -> dict[tuple[str, Any], float]:
+    """The service's latency histogram, (route, upper bound in s) -> cumulative count, and the
+    recommendation batch sizes' sum and count under ("batch", "sum" / "count")."""
     from prometheus_client.parser import text_string_to_metric_families
 
     text = httpx.get(f"{base}/v1/metrics", timeout=30).text
-    out: dict[tuple[str, float], float] = {}
+    out: dict[tuple[str, Any], float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "shoprec_http_request_seconds_bucket":
                 key = (sample.labels["route"], float(sample.labels["le"]))
                 out[key] = out.get(key, 0.0) + sample.value
+            elif sample.name.startswith("shoprec_recommend_batch_size_"):
+                out[("batch", sample.name.rpartition("_")[2])] = sample.value
     return out
+
+
+def mean_batch(before: dict, after: dict) -> float:
+    """Mean recommendation requests per pipeline call between two snapshots."""
+    count = after.get(("batch", "count"), 0.0) - before.get(("batch", "count"), 0.0)
+    total = after.get(("batch", "sum"), 0.0) - before.get(("batch", "sum"), 0.0)
+    return round(total / count, 2) if count else float("nan")
 
 
 def server_p99(before: dict, after: dict, route: str) -> float:
     """Upper bound (ms) of the histogram bucket holding the 99th percentile between snapshots."""
-    bounds = sorted(le for r, le in after if r == route)
+    bounds = sorted(le for r, le in after if r == route and isinstance(le, float))
     counts = [after[(route, le)] - before.get((route, le), 0.0) for le in bounds]
     if not counts or counts[-1] <= 0:
         return float("nan")
@@ -473,6 +483,8 @@ def main() -> None:
             for row in phase:
                 if row["endpoint"] in ROUTES:
                     row["server_p99_ms_le"] = server_p99(before, after, ROUTES[row["endpoint"]])
+                if row["endpoint"] == "recommend":
+                    row["mean_batch"] = mean_batch(before, after)
             rows += phase
         rows.append(batch)
         for row in rows:
@@ -504,7 +516,8 @@ def notes(args: argparse.Namespace, path: Path, rows: list[Row], seeded: int) ->
         "counted) on the same machine over loopback. Latency counts from the moment each "
         "request was due (client queueing included); `server_p99_ms_le` is the upper bound of "
         "the service's own latency histogram bucket holding its 99th percentile (buckets 10, "
-        "20, 30, 50, 100 ms ...). Load average at the end: "
+        "20, 30, 50, 100 ms ...); `mean_batch` the mean number of recommendation requests "
+        "the service computed per pipeline call. Load average at the end: "
         f"{os.getloadavg()[0]:.1f} (the service and the generator alone make about 1.2).",
         f"- recommend p99 <= {TARGET_P99_MS:g} ms at >= {TARGET_RPS:g} req/s with zero errors: "
         f"{verdict[rec_ok and all_errors == 0]} (recommend p99 {rec['p99_ms']} ms, "

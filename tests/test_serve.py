@@ -504,7 +504,7 @@ def test_redaction_hides_marked_ids_from_any_logger(caplog: pytest.LogCaptureFix
     assert messages[1] == "outside the request: bob-42"
 
 
-def test_serve_command_runs_uvicorn_without_access_log(
+def test_serve_command_runs_uvicorn_without_access_log_and_with_a_concurrency_limit(
     monkeypatch: pytest.MonkeyPatch, artifacts: dict, store_url: str
 ) -> None:
     import uvicorn
@@ -514,12 +514,15 @@ def test_serve_command_runs_uvicorn_without_access_log(
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setenv("SHOPREC_MAX_CONCURRENCY", "32")
     args = ["serve", "--pipeline", str(artifacts["a"]), "--store", store_url, "--port", "9123"]
     result = CliRunner().invoke(main, [*args, "--api-key", "k"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     ((app, options),) = calls
     assert isinstance(app, FastAPI)
-    assert options == {"host": "127.0.0.1", "port": 9123, "access_log": False}
+    assert options == {
+        "host": "127.0.0.1", "port": 9123, "access_log": False, "limit_concurrency": 32
+    }  # fmt: skip
     settings = app.state.settings
     assert settings.store_url == store_url and settings.api_key.get_secret_value() == "k"
 

@@ -48,4 +48,10 @@ def serve(pipeline: Path, store_url: str | None, host: str, port: int, api_key: 
     click.echo(f"serving {pipeline} on http://{host}:{port} (docs at /docs)")
     # uvicorn's access log would print raw paths, which hold user ids; the app logs route
     # templates instead (logger shoprec.serve.access).
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,
+        limit_concurrency=settings.max_concurrency,
+    )

@@ -40,6 +40,10 @@ class ServiceSettings(BaseSettings):
         Most concurrent recommendation requests computed in one pipeline call.
     max_waiting_requests
         Most recommendation requests waiting for a batch; more get 503 at once (load shedding).
+    max_concurrency
+        Most open connections or requests in progress for ``shoprec serve``; beyond it uvicorn
+        answers 503 at once, before parsing, so an overloaded process keeps serving what it
+        admits instead of slowing down for everyone.
     """
 
     model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="ignore")
@@ -54,6 +58,7 @@ class ServiceSettings(BaseSettings):
     cache_users: int = Field(default=10_000, ge=0)
     max_batch_requests: int = Field(default=16, ge=1)
     max_waiting_requests: int = Field(default=64, ge=1)
+    max_concurrency: int = Field(default=128, ge=1)
 
     def resolved_store_url(self) -> str:
         """The store URL to open: :attr:`store_url`, else SQLite under :attr:`state_dir`."""
