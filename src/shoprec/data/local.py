@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shoprec._manifest import read_manifest
 from shoprec.data.datasets import Dataset
 from shoprec.data.readers import IngestReport, read_catalog, read_events
 from shoprec.data.schema import EVENT_COLUMNS, ITEM_COLUMNS, Catalog, Interactions
@@ -275,14 +276,7 @@ def load_ingested(path: str | Path) -> Dataset:
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads((path / _MANIFEST).read_text())
-    except FileNotFoundError:
-        raise ArtifactError(f"{path} is not an ingested dataset: {_MANIFEST} is missing") from None
-    except (OSError, ValueError) as error:
-        raise ArtifactError(f"{path / _MANIFEST} is unreadable: {error}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-        raise ArtifactError(f"{path / _MANIFEST} does not describe a {_FORMAT} directory")
+    manifest = read_manifest(path / _MANIFEST, _FORMAT, what="an ingested dataset")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > DATASET_FORMAT_VERSION:
         raise ArtifactError(

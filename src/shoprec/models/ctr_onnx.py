@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shoprec.exceptions import ArtifactError
+from shoprec._manifest import read_manifest
 from shoprec.models.calibration import sigmoid
 from shoprec.models.ctr_pairs import check_pairs
 from shoprec.text.onnx_graph import atomic_directory, file_entries, verify_files, write_graphs
@@ -175,7 +175,10 @@ class OnnxCTRRanker:
         from tokenizers import Tokenizer
 
         root = Path(self.path)
-        self._manifest = manifest = _read_manifest(root)
+        self._manifest = manifest = read_manifest(
+            root / _MANIFEST, CTR_ONNX_FORMAT, what="a CTR ranker export",
+            required=("calibration", "max_length", "pad_id", "pad_token", "files"),
+        )  # fmt: skip
         name = _INT8 if self.quantized else _FP32
         verify_files(root, manifest["files"], (name, _TOKENIZER), what="CTR ranker export")
         tokenizer = Tokenizer.from_file(str(root / _TOKENIZER))
@@ -214,19 +217,3 @@ def _export_graph(network: Any, ranker: CTRRanker, path: Path) -> None:
             output_names=["logit"],
             dynamic_axes={**axes, "logit": {0: "batch"}},
         )
-
-
-def _read_manifest(root: Path) -> dict[str, Any]:
-    file = root / _MANIFEST
-    try:
-        manifest: dict[str, Any] = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"{file} is not a readable CTR ranker manifest: {error}") from error
-    if manifest.get("format") != CTR_ONNX_FORMAT:
-        raise ArtifactError(
-            f"{file} has format {manifest.get('format')!r}; expected {CTR_ONNX_FORMAT!r}"
-        )
-    missing = {"calibration", "max_length", "pad_id", "pad_token", "files"} - set(manifest)
-    if missing:
-        raise ArtifactError(f"{file} lacks {sorted(missing)}")
-    return manifest

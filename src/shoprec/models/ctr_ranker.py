@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 
+from shoprec._manifest import read_manifest
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.models.calibration import platt_scaling, sigmoid
 from shoprec.models.ctr_pairs import Pairs, check_pairs
@@ -437,8 +438,8 @@ class CTRRanker:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         path = Path(path)
+        manifest = read_manifest(path / _MANIFEST, _FORMAT, what="a CTR ranker directory")
         try:
-            manifest = json.loads((path / _MANIFEST).read_text())
             state = load_file(str(path / _WEIGHTS))
             config = AutoConfig.from_pretrained(str(path / "encoder"), local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(
@@ -448,8 +449,6 @@ class CTRRanker:
             raise ArtifactError(
                 f"{path} is not a readable CTR ranker directory: {error}"
             ) from error
-        if manifest.get("format") != _FORMAT:
-            raise ArtifactError(f"{path}: unknown format {manifest.get('format')!r}")
         ranker = cls(**manifest["params"])
         with torch.random.fork_rng(devices=[]):
             network = ranker._assemble(AutoModel.from_config(config))

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from shoprec import __version__
+from shoprec._manifest import read_manifest
 from shoprec.data.datasets import Dataset
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog, Interactions
@@ -137,12 +138,9 @@ class PretrainedTextSequence:
             ``path`` holds no readable pretrained text-sequence model.
         """
         path = Path(path)
-        try:
-            manifest = json.loads((path / _MANIFEST).read_text())
-        except (OSError, ValueError) as error:
-            raise ArtifactError(f"{path} is not a pretrained model directory: {error}") from error
-        if not isinstance(manifest, dict) or manifest.get("format") != PRETRAINED_FORMAT:
-            raise ArtifactError(f"{path / _MANIFEST} does not describe {PRETRAINED_FORMAT}")
+        manifest = read_manifest(
+            path / _MANIFEST, PRETRAINED_FORMAT, what="a pretrained model directory"
+        )
         model = Recommender.load(path / _MODEL_DIR)
         if not isinstance(model, TextSequence):
             raise ArtifactError(f"{path / _MODEL_DIR} holds a {model.name}, not a text_sequence")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from shoprec._manifest import read_manifest as _read_manifest
 from shoprec.data.schema import Catalog, Interactions
 from shoprec.exceptions import ArtifactError
 from shoprec.text.onnx_graph import atomic_directory
@@ -87,16 +88,7 @@ def save_pipeline(pipeline: Pipeline, path: str | Path) -> Path:
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """The manifest of a pipeline directory, format-checked."""
-    file = Path(path) / _MANIFEST
-    try:
-        manifest: dict[str, Any] = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"{file} is not a readable pipeline manifest: {error}") from error
-    if manifest.get("format") != PIPELINE_FORMAT:
-        raise ArtifactError(
-            f"{file} has format {manifest.get('format')!r}; this shoprec reads {PIPELINE_FORMAT!r}"
-        )
-    return manifest
+    return _read_manifest(Path(path) / _MANIFEST, PIPELINE_FORMAT, what="a pipeline directory")
 
 
 def load_pipeline(path: str | Path) -> Pipeline:

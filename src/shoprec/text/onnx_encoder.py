@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from shoprec._manifest import read_manifest
 from shoprec.exceptions import ArtifactError
 from shoprec.text.encoder import TextEncoder
 from shoprec.text.minilm import MiniLMEncoder
@@ -163,7 +164,11 @@ class OnnxEncoder(TextEncoder):
     def manifest(self) -> dict[str, Any]:
         """The export's manifest (read and format-checked on first access)."""
         if self._manifest is None:
-            self._manifest = _read_manifest(Path(self.path))
+            self._manifest = read_manifest(
+                Path(self.path) / _MANIFEST, ONNX_FORMAT, what="an ONNX encoder export",
+                required=("dim", "max_length", "pooling", "normalize", "pad_id", "pad_token",
+                          "files"),
+            )  # fmt: skip
         return self._manifest
 
     @property
@@ -229,25 +234,6 @@ class OnnxEncoder(TextEncoder):
         }
         (vectors,) = self._session.run(["sentence_embedding"], feed)
         return np.asarray(vectors, dtype=np.float32)  # TextEncoder.encode normalises the rows
-
-
-def _read_manifest(root: Path) -> dict[str, Any]:
-    file = root / _MANIFEST
-    if not file.is_file():
-        raise ArtifactError(f"{file} is missing: {root} is not an ONNX encoder export")
-    try:
-        manifest: dict[str, Any] = json.loads(file.read_text())
-    except json.JSONDecodeError as error:
-        raise ArtifactError(f"{file} is not valid JSON: {error}") from error
-    if manifest.get("format") != ONNX_FORMAT:
-        raise ArtifactError(
-            f"{file} has format {manifest.get('format')!r}; this shoprec reads {ONNX_FORMAT!r}"
-        )
-    missing = {"dim", "max_length", "pooling", "normalize", "pad_id", "pad_token", "files"}
-    missing -= set(manifest)
-    if missing:
-        raise ArtifactError(f"{file} lacks {sorted(missing)}")
-    return manifest
 
 
 def _manifest(
