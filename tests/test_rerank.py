@@ -280,6 +280,22 @@ def test_business_rules(catalog: Catalog, rules: BusinessRules, kept: list[str])
     assert attributes.item_ids[mask].tolist() == kept
 
 
+def test_platform_rule_keeps_one_shops_items() -> None:
+    blank = np.array([""] * 4, dtype=object)
+    attributes = ItemAttributes(
+        np.array(["w1", "a1", "w2", "x1"]), blank, blank, np.full(4, np.nan), np.ones(4, bool),
+        platforms=np.array(["web", "app", "web", ""], dtype=object),
+    )  # fmt: skip
+    rows = np.arange(4)
+    cases = {"web": ["w1", "w2"], "app": ["a1"], "shop": [], None: ["w1", "a1", "w2", "x1"]}
+    for platform, kept in cases.items():
+        mask = keep_mask(attributes, rows, BusinessRules(platform=platform))
+        assert attributes.item_ids[mask].tolist() == kept
+    with pytest.raises(ValidationError, match="platforms"):
+        ItemAttributes(np.array(["a"]), blank[:1], blank[:1], np.ones(1), np.ones(1, bool),
+                       platforms=np.array(["web", "app"]))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("factory", "field"),
     [

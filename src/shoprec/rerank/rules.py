@@ -1,4 +1,5 @@
-"""Item attributes for filtering, business rules (categories, price, exclusions, stock) and caps.
+"""Item attributes for filtering, business rules (categories, price, platform, exclusions,
+stock) and caps.
 
 :class:`ItemAttributes` holds the few per-item facts the re-ranker filters and caps on as aligned
 arrays over a catalog, so that a request's rules are evaluated with a handful of vectorised
@@ -35,7 +36,7 @@ def _codes(names: Iterable[str]) -> tuple[np.ndarray, dict[str, int]]:
 
 @dataclass(frozen=True, eq=False)
 class ItemAttributes:
-    """Per-item category, brand, price and stock over a catalog, aligned by row.
+    """Per-item category, brand, price, stock and platform over a catalog, aligned by row.
 
     Build with :meth:`from_catalog`. Row ``i`` of every array describes ``item_ids[i]``.
 
@@ -51,6 +52,8 @@ class ItemAttributes:
         Price per item, NaN when unknown.
     in_stock
         Whether each item can be sold now.
+    platforms
+        The shop (platform) selling each item; ``None``: ``""`` for every item.
 
     Attributes
     ----------
@@ -65,6 +68,11 @@ class ItemAttributes:
         ``-1`` padding; codes come from :attr:`level_codes`.
     level_codes : dict[str, int]
         Case-folded category level name -> code.
+    platform_codes : numpy.ndarray
+        int64 code per item of its platform (``-1`` when ``""``), from
+        :attr:`platform_vocabulary`.
+    platform_vocabulary : dict[str, int]
+        Platform -> code.
     """
 
     item_ids: np.ndarray
@@ -72,11 +80,14 @@ class ItemAttributes:
     brands: np.ndarray
     prices: np.ndarray
     in_stock: np.ndarray
+    platforms: np.ndarray | None = None
     categories: np.ndarray = field(init=False, repr=False)
     category_codes: np.ndarray = field(init=False, repr=False)
     brand_codes: np.ndarray = field(init=False, repr=False)
     path_codes: np.ndarray = field(init=False, repr=False)
     level_codes: dict[str, int] = field(init=False, repr=False)
+    platform_codes: np.ndarray = field(init=False, repr=False)
+    platform_vocabulary: dict[str, int] = field(init=False, repr=False)
     _rows: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -104,9 +115,18 @@ class ItemAttributes:
             for level, name in enumerate(path):
                 if _name(name):
                     path_codes[row, level] = levels.setdefault(_name(name), len(levels))
+        platforms = [""] * n if self.platforms is None else list(self.platforms)
+        if len(platforms) != n:
+            raise ValidationError(
+                f"platforms has {len(platforms)} entries; expected {n}", field="platforms"
+            )
+        platform_codes, platform_vocabulary = _codes(platforms)
         derived: dict[str, object] = {
             "item_ids": ids,
             **arrays,
+            "platforms": np.asarray(platforms, dtype=object),
+            "platform_codes": platform_codes,
+            "platform_vocabulary": platform_vocabulary,
             "categories": np.asarray([p[-1] if p else "" for p in paths], dtype=object),
             "category_codes": _codes(_name(p) for p in arrays["category_paths"])[0],
             "brand_codes": _codes(_name(b) for b in arrays["brands"])[0],
@@ -141,6 +161,7 @@ class ItemAttributes:
             brands=frame["brand"].to_numpy(),
             prices=frame["price"].to_numpy(dtype=np.float64),
             in_stock=in_stock,
+            platforms=frame["platform"].to_numpy(),
         )
 
     def __len__(self) -> int:
@@ -187,6 +208,8 @@ class BusinessRules:
         Drop items with one of these names in their path.
     min_price, max_price
         Keep items priced within the bounds; ``None`` is no bound.
+    platform
+        Keep only items sold on this platform (``None``: every platform).
     exclude_item_ids
         Items never to show.
     allow_out_of_stock
@@ -199,6 +222,7 @@ class BusinessRules:
     exclude_categories: Collection[str] = frozenset()
     min_price: float | None = None
     max_price: float | None = None
+    platform: str | None = None
     exclude_item_ids: Collection[str] = frozenset()
     allow_out_of_stock: bool = False
     keep_unknown_price: bool = True
@@ -249,6 +273,9 @@ def keep_mask(attributes: ItemAttributes, rows: np.ndarray, rules: BusinessRules
         with np.errstate(invalid="ignore"):
             within = (prices >= low) & (prices <= high)
         keep &= np.where(np.isnan(prices), rules.keep_unknown_price, within)
+    if rules.platform is not None:
+        code = attributes.platform_vocabulary.get(rules.platform, -2)  # -2: sold nowhere
+        keep &= attributes.platform_codes[rows] == code
     if rules.exclude_item_ids:
         keep &= ~np.isin(rows, attributes.rows(rules.exclude_item_ids))
     return keep

@@ -27,25 +27,15 @@ class CatalogIndex:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._titles: dict[str, str] | None = None
-        self._off_platform: dict[str, frozenset[str]] = {}
+        self._platforms: frozenset[str] | None = None
 
-    def off_platform(self, platform: str) -> frozenset[str]:
-        """Ids of the items not sold on ``platform``.
-
-        Raises
-        ------
-        ValidationError
-            If no item is sold on ``platform``.
-        """
-        found = self._off_platform.get(platform)
-        if found is None:
-            platforms = self.catalog.frame["platform"].to_numpy()
-            on = platforms == platform
-            if not on.any():
-                raise ValidationError(f"no item is sold on platform {platform!r}", field="platform")
-            found = frozenset(self.catalog.item_ids[~on].tolist())
-            self._off_platform[platform] = found
-        return found
+    def check_platform(self, platform: str) -> None:
+        """Raise :class:`~shoprec.exceptions.ValidationError` unless some item is sold on
+        ``platform``."""
+        if self._platforms is None:
+            self._platforms = frozenset(self.catalog.frame["platform"].tolist())
+        if platform not in self._platforms:
+            raise ValidationError(f"no item is sold on platform {platform!r}", field="platform")
 
     def context(self, portrait: UserPortrait, history: Sequence[str]) -> str:
         """The CTR ranker's user text: portrait summary and recent titles, newest first."""

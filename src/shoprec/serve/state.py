@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -295,9 +295,10 @@ class ServingState:
         return [(recommendations, deployment) for recommendations in pipeline.recommend(requests)]
 
     def _request(self, query: RecommendQuery, pipeline: Pipeline, index: CatalogIndex) -> Request:
-        user_id, exclude = query.user_id, query.exclude
+        user_id, rules = query.user_id, query.rules
         if query.platform is not None:
-            exclude = [*exclude, *index.off_platform(query.platform)]
+            index.check_platform(query.platform)
+            rules = replace(rules or BusinessRules(), platform=query.platform)
         history = self.history(user_id, platform=query.platform) if user_id else ()
         events = [e for e in history if e.item_id]
         items = [e.item_id for e in events]
@@ -309,8 +310,8 @@ class ServingState:
             event_types=[EventType(e.event_type).value for e in events],
             k=query.k,
             diversity=query.diversity,
-            rules=query.rules,
-            exclude=exclude,
+            rules=rules,
+            exclude=query.exclude,
             explain=query.explain,
             context=context,
         )
