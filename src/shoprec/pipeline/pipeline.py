@@ -194,9 +194,9 @@ class Pipeline:
         trending = None
         if self.trending_ is not None:
             trending = self._by_row(self.trending_, attributes, self.trending_.item_scores_)
-        covisitation = None
+        covisitation, covisitation_rows = None, None
         if self.covisitation_ is not None:
-            rows = attributes.rows(self.covisitation_.item_ids_)
+            rows = covisitation_rows = attributes.rows(self.covisitation_.item_ids_)
             n = len(catalog)
             moved = sp.csr_matrix(  # the neighbour matrix re-indexed by catalog rows
                 (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n, len(rows))
@@ -216,22 +216,14 @@ class Pipeline:
             popularity=popularity,
             trending=trending,
             model_rows=attributes.rows(self.model_.item_ids_),
-            covisitation_rows=(
-                None
-                if self.covisitation_ is None
-                else attributes.rows(self.covisitation_.item_ids_)
-            ),
+            covisitation_rows=covisitation_rows,
             removed=removed,
         )
 
     @staticmethod
     def _by_row(model: Recommender, attributes: ItemAttributes, values: np.ndarray) -> np.ndarray:
         """A per-model-item array laid out by catalog rows (0 where the model has no entry)."""
-        out = np.zeros(len(attributes), dtype=np.float64)
-        rows = attributes.rows(model.item_ids_)
-        known = rows >= 0
-        out[rows[known]] = np.asarray(values, dtype=np.float64)[known]
-        return out
+        return _by_catalog_row(values, attributes.rows(model.item_ids_), len(attributes), fill=0.0)
 
     # -- serving ----------------------------------------------------------------------------------
     def recommend(self, requests: Sequence[Request]) -> list[list[Recommendation]]:
@@ -264,7 +256,6 @@ class Pipeline:
     def _model_scores(self, view: _Catalog, requests: Sequence[Request]) -> np.ndarray:
         """``(n_requests, n_items)`` model scores by catalog row; ``-inf`` where unknown."""
         model = self.model_
-        out = np.full((len(requests), len(view.catalog)), -np.inf, dtype=np.float64)
         # A few users are too little work for a thread pool: waking one costs more (190 ms
         # instead of 14 ms per text-sequence request on a busy 2-core machine).
         small = len(requests) <= _SMALL_BATCH and "torch" in sys.modules  # a torch model
@@ -282,22 +273,16 @@ class Pipeline:
                 scores = scorer(histories, event_types=kinds)
             else:
                 scores = model.score(histories)
-            rows = view.model_rows
-        known = rows >= 0
-        out[:, rows[known]] = scores[:, known]
-        return out
+        return _by_catalog_row(scores, view.model_rows, len(view.catalog), fill=-np.inf)
 
     @staticmethod
     def _covisitation_scores(
         view: _Catalog, model: Recommender, requests: Sequence[Request]
     ) -> np.ndarray:
         scores = model.score([model.encode_items(r.history) for r in requests])
-        out = np.zeros((len(requests), len(view.catalog)), dtype=np.float64)
         rows = view.covisitation_rows
         assert rows is not None  # set whenever the co-visitation source is
-        known = rows >= 0
-        out[:, rows[known]] = scores[:, known]
-        return out
+        return _by_catalog_row(scores, rows, len(view.catalog), fill=0.0)
 
     def _one(
         self,
@@ -497,3 +482,16 @@ class Pipeline:
         from shoprec.pipeline.artifact import load_pipeline
 
         return load_pipeline(path)
+
+
+def _by_catalog_row(
+    values: np.ndarray, rows: np.ndarray, n_items: int, *, fill: float
+) -> np.ndarray:
+    """``values`` (last axis over a model's items) laid out by catalog row: item ``j`` goes to
+    row ``rows[j]``; ``fill`` where no model item lands, and items with ``rows[j] < 0`` (not in
+    the catalog) drop. float64."""
+    values = np.asarray(values)
+    out = np.full((*values.shape[:-1], n_items), fill, dtype=np.float64)
+    known = rows >= 0
+    out[..., rows[known]] = values[..., known]
+    return out
