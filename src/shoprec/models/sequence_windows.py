@@ -46,17 +46,37 @@ Example = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 class NextItemValidation:
     """Validation callable: mean NDCG@10 of one held-out next item per user (full ranking,
-    history excluded)."""
+    history excluded).
 
-    def __init__(self, max_len: int, histories: list[np.ndarray], targets: np.ndarray) -> None:
+    Parameters
+    ----------
+    max_len
+        Inputs per history (its last ``max_len``).
+    histories, targets
+        Each user's history (item indices) and held-out next item.
+    outside
+        ``(n_users, n_catalog)`` bool, items a user is not ranked among (e.g. another
+        platform's); ``None``: none.
+    """
+
+    def __init__(
+        self,
+        max_len: int,
+        histories: list[np.ndarray],
+        targets: np.ndarray,
+        outside: np.ndarray | None = None,
+    ) -> None:
         self.max_len = max_len
         self.histories = histories
         self.targets = targets
+        self.outside = outside
 
     def __call__(self, network: TextSequenceNetwork) -> float:
-        scores = score_histories(network, self.histories, self.max_len)
         from shoprec.models.training import next_item_ndcg
 
+        scores = score_histories(network, self.histories, self.max_len)
+        if self.outside is not None:
+            scores[self.outside] = np.nan  # excluded from the ranking
         return next_item_ndcg(scores, self.histories, self.targets, k=VALID_K)
 
 

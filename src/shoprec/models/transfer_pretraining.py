@@ -24,9 +24,7 @@ from shoprec.data.schema import Catalog, Interactions
 from shoprec.models.sequence_windows import (
     MIN_EPOCH_MS,
     PAD,
-    VALID_K,
     NextItemValidation,
-    score_histories,
 )
 from shoprec.models.text_sequence import TextSequence
 from shoprec.models.transfer_data import PlatformSampler, platform_shares
@@ -136,24 +134,13 @@ class MultiPlatformTextSequence(TextSequence):
         return total / len(items)
 
     def _validator(self, validation: EncodedInteractions) -> NextItemValidation | None:
+        """Validation NDCG@10 with each user ranked among their own platform's items."""
         base = super()._validator(validation)
-        return None if base is None else _PlatformValidation(base, self._item_platform)
-
-
-class _PlatformValidation(NextItemValidation):
-    """Validation NDCG@10 with each user ranked among their own platform's items."""
-
-    def __init__(self, base: NextItemValidation, item_platform: np.ndarray) -> None:
-        super().__init__(base.max_len, base.histories, base.targets)
-        owner = item_platform[base.targets]  # (n_users,)
-        self.outside = item_platform[None, :] != owner[:, None]  # (n_users, n_catalog)
-
-    def __call__(self, network: TextSequenceNetwork) -> float:
-        scores = score_histories(network, self.histories, self.max_len)
-        scores[self.outside] = np.nan  # excluded from the ranking
-        from shoprec.models.training import next_item_ndcg
-
-        return next_item_ndcg(scores, self.histories, self.targets, k=VALID_K)
+        if base is None:
+            return None
+        owner = self._item_platform[base.targets]  # (n_users,)
+        outside = self._item_platform[None, :] != owner[:, None]  # (n_users, n_catalog)
+        return NextItemValidation(base.max_len, base.histories, base.targets, outside)
 
 
 def cap_users_per_platform(
