@@ -13,6 +13,8 @@ from shoprec.data import Interactions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+pytest_plugins = ["serve_support"]  # the service tests' fixtures
+
 # An empty SHOPREC_DATA_DIR (the Makefile's when ../shared/data is absent) means unset.
 SHARED_DATA = Path(
     os.environ.get("SHOPREC_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"

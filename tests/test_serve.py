@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from serve_support import (
+    NEW_ITEM,
+    Client,
+    count_events,
+    event,
+    recommend,
+    version_of,
+)
 from shoprec.data.schema import Event, EventType
 from shoprec.data.synthetic import make_synthetic_shop
 from shoprec.pipeline import Pipeline, PipelineConfig
@@ -22,76 +28,6 @@ from shoprec.serve import ServiceSettings, ServingState, create_app
 from shoprec.serve.batching import OverloadedError
 from shoprec.serve.telemetry import REDACTED, install_redaction, mark_personal
 from shoprec.store import MemoryStore, open_store
-
-Client = Callable[..., TestClient]
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Two saved pipelines on one tiny shop (ALS + hashing encoder: fitted in about a second)."""
-    data = make_synthetic_shop(n_users=60, n_items=40, random_state=0)
-    root = tmp_path_factory.mktemp("pipelines")
-    paths = {}
-    for name, factors in (("a", 8), ("b", 16)):
-        config = PipelineConfig(model="als", encoder="hashing", model_params={"factors": factors})
-        pipeline = Pipeline(config).fit(data.split.train, data.catalog)
-        paths[name] = pipeline.save(root / name)
-    return {"data": data, **paths}
-
-
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'events.db'}"
-
-
-@pytest.fixture
-def make_client(artifacts: dict[str, Any], store_url: str) -> Iterator[Client]:
-    """Start apps on pipeline "a" and a SQLite store in tmp_path; all are closed at the end."""
-    clients: list[TestClient] = []
-
-    def start(**settings: Any) -> TestClient:
-        settings = {"pipeline": artifacts["a"], "store_url": store_url, **settings}
-        client = TestClient(create_app(ServiceSettings(**settings)))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
-@pytest.fixture
-def client(make_client: Client) -> TestClient:
-    return make_client()
-
-
-def version_of(path: Path) -> str:
-    return hashlib.sha256((path / "manifest.json").read_bytes()).hexdigest()[:12]
-
-
-def event(user: str, item: str, kind: str = "view", **extra: Any) -> dict[str, Any]:
-    return {"user_id": user, "item_id": item, "event_type": kind, **extra}
-
-
-def recommend(client: TestClient, user: str | None = None, **body: Any) -> list[str]:
-    response = client.post("/v1/recommendations", json={"user_id": user, **body})
-    assert response.status_code == 200, response.text
-    return [item["item_id"] for item in response.json()["items"]]
-
-
-def count_events(store_url: str) -> int:
-    with open_store(store_url) as store:
-        return store.count_events()
-
-
-NEW_ITEM = {
-    "item_id": "new-1",
-    "title": "Zorblax Quantum Widget",
-    "brand": "Zorblax",
-    "category": ["Gadgets", "Widgets"],
-    "price": 12.5,
-}
 
 
 # -- the API surface ------------------------------------------------------------------------------
@@ -444,29 +380,6 @@ def test_an_overloaded_service_answers_503_with_retry_after(client: TestClient) 
 
 
 # -- security -------------------------------------------------------------------------------------
-def test_api_key_guards_write_and_admin_endpoints(make_client: Client) -> None:
-    client = make_client(api_key="s3cret")
-    body = event("key-user", "p00001")
-    assert client.post("/v1/events", json=body).status_code == 401
-    assert client.post("/v1/events", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
-    assert client.post("/v1/events", json=body, headers={"X-API-Key": "s3cret"}).status_code == 201
-    for method, path in [
-        ("post", "/v1/events/batch"),
-        ("post", "/v1/items"),
-        ("put", "/v1/items/p00001"),
-        ("delete", "/v1/items/p00001"),
-        ("delete", "/v1/users/key-user"),
-        ("post", "/v1/admin/reload"),
-        ("post", "/v1/admin/rollback"),
-        ("get", "/v1/admin/version"),
-    ]:
-        assert client.request(method, path).status_code == 401, path
-    assert client.get("/v1/admin/version", headers={"X-API-Key": "s3cret"}).status_code == 200
-    assert client.post("/v1/recommendations", json={"user_id": "key-user"}).status_code == 200
-    assert client.get("/v1/users/key-user/portrait").status_code == 200
-    assert client.get("/v1/search", params={"q": "socks"}).status_code == 200
-
-
 def test_no_user_id_in_log_records(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     user = "alice-7f3k"
     with caplog.at_level(logging.DEBUG):

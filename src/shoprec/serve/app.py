@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.pipeline import Pipeline
+from shoprec.serve.access import require_read
 from shoprec.serve.batching import MicroBatcher, OverloadedError
 from shoprec.serve.dependencies import API_PREFIX
 from shoprec.serve.deployment import freeze_heap
@@ -38,11 +39,19 @@ logger = logging.getLogger(__name__)
 _DESCRIPTION = """Real-time recommendations for an online shop.
 
 Ingest events as they happen; the next recommendation, search or portrait reflects them.
-Write and admin endpoints need the `X-API-Key` header when the service runs with an API key.
-Errors: 401 wrong key, 404 unknown user or item, 409 no version to roll back to,
-413 body too large, 422 invalid input (`detail` names the field, and the row of a batch),
-503 overloaded (retry after the `Retry-After` seconds).
+When the service runs with keys, every route but the health checks needs one in the
+`X-API-Key` header (or `Authorization: Bearer`): the read key opens recommendations, search,
+items, portraits and metrics, the admin key everything.
+Errors: 401 missing or wrong key, 403 read key on an admin route, 404 unknown user or item,
+409 no version to roll back to, 413 body too large, 422 invalid input (`detail` names the
+field, and the row of a batch), 503 overloaded or store unavailable (retry after the
+`Retry-After` seconds).
 """
+
+_OPEN_WARNING = (
+    "no API key is set: every route, writes and admin included, is open to anyone who can "
+    "reach the service; set SHOPREC_API_KEY or SHOPREC_API_KEY_FILE"
+)
 
 
 def create_app(
@@ -76,6 +85,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         uninstall = install_redaction()
+        if settings.api_key is None:
+            logger.warning(_OPEN_WARNING)
         owned = store is None
         events = store if store is not None else open_store(settings.resolved_store_url())
         try:
@@ -109,13 +120,19 @@ def create_app(
                 events.close()
             uninstall()
 
+    docs = settings.public_docs
     app = FastAPI(
         title="shoprec",
         version="1",
         description=_DESCRIPTION,
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
+    if not docs:
+        _add_private_openapi(app)
     app.state.settings = settings
     app.state.metrics = metrics
     for router in ROUTERS:
@@ -123,6 +140,12 @@ def create_app(
     _add_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
+
+
+def _add_private_openapi(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_read)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
 
 def _errors(

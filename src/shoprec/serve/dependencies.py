@@ -1,15 +1,14 @@
-"""Dependencies the routers share: the serving state, the recommendation batcher and the API-key
-check."""
+"""Dependencies the routers share: the serving state, the recommendation batcher and the key
+checks (see :mod:`shoprec.serve.access`)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security, status
-from fastapi.security import APIKeyHeader
+from fastapi import Depends, Request
 
 from shoprec.pipeline import Recommendation
+from shoprec.serve.access import API_KEY_HEADER, require_admin, require_read
 from shoprec.serve.batching import MicroBatcher
 from shoprec.serve.deployment import Deployment
 from shoprec.serve.state import RecommendQuery, ServingState
@@ -22,17 +21,13 @@ __all__ = [
     "StateDep",
     "get_recommender",
     "get_state",
+    "require_admin",
     "require_api_key",
+    "require_read",
 ]
 
-API_KEY_HEADER = "X-API-Key"
 API_PREFIX = "/v1"
 """Every route of this API version lives under this prefix."""
-_api_key = APIKeyHeader(
-    name=API_KEY_HEADER,
-    auto_error=False,
-    description="Required by write and admin endpoints when the service has an API key.",
-)
 
 
 RecommendBatcher = MicroBatcher[RecommendQuery, tuple[list[Recommendation], Deployment]]
@@ -55,18 +50,5 @@ async def get_recommender(request: Request) -> RecommendBatcher:
 StateDep = Annotated[ServingState, Depends(get_state)]
 RecommendBatcherDep = Annotated[RecommendBatcher, Depends(get_recommender)]
 
-
-async def require_api_key(
-    request: Request, key: Annotated[str | None, Security(_api_key)] = None
-) -> None:
-    """Refuse the request with 401 unless it carries the configured API key (if any)."""
-    expected = request.app.state.settings.api_key
-    if expected is None:
-        return
-    secret = expected.get_secret_value().encode()
-    if key is None or not hmac.compare_digest(key.encode("utf-8", "replace"), secret):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong API key",
-            headers={"WWW-Authenticate": API_KEY_HEADER},
-        )
+require_api_key = require_admin
+"""The admin-key dependency (kept under its older name)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_STATE_DIR", "ServiceSettings"]
@@ -27,7 +28,17 @@ class ServiceSettings(BaseSettings):
     state_dir
         Directory of the default SQLite store.
     api_key
-        When set, write and admin endpoints require it in the ``X-API-Key`` header.
+        The admin key: when set, every route but the health checks needs a key, and writes and
+        admin routes need this one (``X-API-Key`` header or ``Authorization: Bearer``).
+    read_key
+        The read key for shop front-ends: recommendations, search, items, portraits, metrics.
+        Needs ``api_key`` too (a read key alone would leave the writes open).
+    api_key_file, read_key_file, store_url_file
+        Files holding those secrets (first line), so that they stay off the command line and
+        out of the environment a process listing shows; the setting itself must then be unset.
+    public_docs
+        Serve ``/docs``, ``/redoc`` and ``/openapi.json`` to anyone; when false, only
+        ``/openapi.json`` is served, to holders of a key.
     max_body_bytes
         Larger request bodies are refused with 413 before they are parsed.
     max_batch_events
@@ -52,6 +63,11 @@ class ServiceSettings(BaseSettings):
     store_url: str | None = None
     state_dir: Path = DEFAULT_STATE_DIR
     api_key: SecretStr | None = None
+    read_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    read_key_file: Path | None = None
+    store_url_file: Path | None = None
+    public_docs: bool = True
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     max_batch_events: int = Field(default=1000, ge=1)
     history_limit: int = Field(default=200, ge=1)
@@ -60,8 +76,33 @@ class ServiceSettings(BaseSettings):
     max_waiting_requests: int = Field(default=64, ge=1)
     max_concurrency: int = Field(default=128, ge=1)
 
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Self:
+        for name in ("api_key", "read_key", "store_url"):
+            file = getattr(self, f"{name}_file")
+            if file is None:
+                continue
+            if getattr(self, name) is not None:
+                raise ValueError(f"set {name} or {name}_file, not both")
+            value = _first_line(file, f"{name}_file")
+            setattr(self, name, value if name == "store_url" else SecretStr(value))
+        if self.read_key is not None and self.api_key is None:
+            raise ValueError("read_key needs api_key: without an admin key writes would be open")
+        return self
+
     def resolved_store_url(self) -> str:
         """The store URL to open: :attr:`store_url`, else SQLite under :attr:`state_dir`."""
         if self.store_url:
             return self.store_url
         return f"sqlite:///{(self.state_dir / 'events.db').expanduser().resolve()}"
+
+
+def _first_line(file: Path, field: str) -> str:
+    try:
+        lines = file.expanduser().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{field}: cannot read {file}: {error.__class__.__name__}") from None
+    value = lines[0].strip() if lines else ""
+    if not value:
+        raise ValueError(f"{field}: {file} is empty")
+    return value

@@ -7,7 +7,7 @@ import os
 from fastapi import APIRouter, Depends, Request
 
 from shoprec.exceptions import ValidationError
-from shoprec.serve.dependencies import API_PREFIX, StateDep, require_api_key
+from shoprec.serve.dependencies import API_PREFIX, StateDep, require_admin
 from shoprec.serve.deployment import Deployment, freeze_heap
 from shoprec.serve.schemas import ReloadRequest, VersionInfo, VersionResponse
 from shoprec.serve.state import ServingState
@@ -15,7 +15,7 @@ from shoprec.serve.state import ServingState
 __all__ = ["router"]
 
 router = APIRouter(
-    prefix=API_PREFIX + "/admin", tags=["admin"], dependencies=[Depends(require_api_key)]
+    prefix=API_PREFIX + "/admin", tags=["admin"], dependencies=[Depends(require_admin)]
 )
 
 

@@ -7,14 +7,14 @@ import time
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from shoprec.exceptions import ValidationError
-from shoprec.serve.dependencies import API_PREFIX, StateDep, require_api_key
+from shoprec.serve.dependencies import API_PREFIX, StateDep, require_admin
 from shoprec.serve.schemas import BatchIngestResult, EventBatch, EventIn, IngestResult
 from shoprec.serve.telemetry import mark_personal
 from shoprec.store import AppendResult
 
 __all__ = ["router"]
 
-router = APIRouter(prefix=API_PREFIX, tags=["events"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix=API_PREFIX, tags=["events"], dependencies=[Depends(require_admin)])
 
 
 @router.post(

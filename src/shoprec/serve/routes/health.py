@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shoprec.serve.dependencies import API_PREFIX
+from shoprec.serve.dependencies import API_PREFIX, require_read
 from shoprec.serve.schemas import HealthResponse, ReadyResponse
 
 __all__ = ["router"]
@@ -44,6 +44,7 @@ def ready(request: Request) -> ReadyResponse | JSONResponse:
 
 @router.get(
     "/metrics",
+    dependencies=[Depends(require_read)],
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )

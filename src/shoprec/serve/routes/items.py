@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from shoprec.exceptions import ValidationError
-from shoprec.serve.dependencies import API_PREFIX, StateDep, require_api_key
+from shoprec.serve.dependencies import API_PREFIX, StateDep, require_admin, require_read
 from shoprec.serve.schemas import (
     DeleteResult,
     Id,
@@ -26,13 +26,13 @@ router = APIRouter(prefix=API_PREFIX, tags=["items"])
 ItemId = Annotated[Id, Path(description="the item id")]
 
 
-@router.get("/items/{item_id}")
+@router.get("/items/{item_id}", dependencies=[Depends(require_read)])
 def get_item(item_id: ItemId, state: StateDep) -> ItemOut:
     """The item's current record (404 when unknown or deleted)."""
     return ItemOut.from_item(state.item(item_id))
 
 
-@router.get("/items/{item_id}/similar")
+@router.get("/items/{item_id}/similar", dependencies=[Depends(require_read)])
 def similar_items(
     item_id: ItemId, params: Annotated[SimilarParams, Query()], state: StateDep
 ) -> SimilarResponse:
@@ -43,7 +43,7 @@ def similar_items(
     )
 
 
-@router.post("/items", dependencies=[Depends(require_api_key)])
+@router.post("/items", dependencies=[Depends(require_admin)])
 def upsert_items(body: ItemBatch, state: StateDep, request: Request) -> UpsertResult:
     """Insert or replace items (by ``item_id``); new items are recommendable at once."""
     limit = request.app.state.settings.max_batch_events
@@ -53,13 +53,13 @@ def upsert_items(body: ItemBatch, state: StateDep, request: Request) -> UpsertRe
     return UpsertResult(written=state.upsert_items(items))
 
 
-@router.put("/items/{item_id}", dependencies=[Depends(require_api_key)])
+@router.put("/items/{item_id}", dependencies=[Depends(require_admin)])
 def put_item(item_id: ItemId, body: ItemFields, state: StateDep) -> UpsertResult:
     """Insert or replace one item."""
     return UpsertResult(written=state.upsert_items([body.to_item(item_id)]))
 
 
-@router.delete("/items/{item_id}", dependencies=[Depends(require_api_key)])
+@router.delete("/items/{item_id}", dependencies=[Depends(require_admin)])
 def delete_item(item_id: ItemId, state: StateDep) -> DeleteResult:
     """Stop recommending and returning the item (its past events are kept)."""
     return DeleteResult(deleted=state.delete_items([item_id]))

@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from shoprec.pipeline import Recommendation
-from shoprec.serve.dependencies import API_PREFIX, RecommendBatcherDep
+from shoprec.serve.dependencies import API_PREFIX, RecommendBatcherDep, require_read
 from shoprec.serve.schemas import (
     RecommendationRequest,
     RecommendationResponse,
@@ -20,7 +20,9 @@ from shoprec.serve.telemetry import mark_personal
 
 __all__ = ["router"]
 
-router = APIRouter(prefix=API_PREFIX, tags=["recommendations"])
+router = APIRouter(
+    prefix=API_PREFIX, tags=["recommendations"], dependencies=[Depends(require_read)]
+)
 
 
 @router.post("/recommendations")

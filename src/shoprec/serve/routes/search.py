@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from shoprec.serve.dependencies import API_PREFIX, StateDep
+from shoprec.serve.dependencies import API_PREFIX, StateDep, require_read
 from shoprec.serve.schemas import ScoredItem, SearchParams, SearchResponse
 from shoprec.serve.telemetry import mark_personal
 
 __all__ = ["router"]
 
-router = APIRouter(prefix=API_PREFIX, tags=["search"])
+router = APIRouter(prefix=API_PREFIX, tags=["search"], dependencies=[Depends(require_read)])
 
 
 @router.get("/search")

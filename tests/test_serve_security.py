@@ -1,0 +1,111 @@
+"""The service's hardening: keys on every route, confined reloads, bad artifacts, store
+outages, idempotency per user, timestamp sanity, secrets and deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serve_support import Client, event
+from shoprec.serve import ServiceSettings, create_app
+
+ADMIN, READ = "adm1n-k3y", "r3ad-k3y"
+OPEN_ROUTES = {("get", "/v1/health"), ("get", "/v1/health/ready")}
+# the routes a front-end's read key opens; everything else needs the admin key
+READ_ROUTES = {
+    ("post", "/v1/recommendations"),
+    ("get", "/v1/search"),
+    ("get", "/v1/items/{item_id}"),
+    ("get", "/v1/items/{item_id}/similar"),
+    ("get", "/v1/users/{user_id}/portrait"),
+    ("get", "/v1/metrics"),
+}
+
+
+def routes(client: TestClient) -> list[tuple[str, str]]:
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    return sorted((method, path) for path, ops in spec["paths"].items() for method in ops)
+
+
+def call(client: TestClient, method: str, path: str, key: str | None = None) -> int:
+    url = path.replace("{item_id}", "p00001").replace("{user_id}", "key-user")
+    headers = {} if key is None else {"X-API-Key": key}
+    return client.request(method, url, headers=headers).status_code
+
+
+# -- 1. keys ---------------------------------------------------------------------------------------
+def test_every_route_but_health_needs_a_key_and_admin_routes_the_admin_key(
+    make_client: Client,
+) -> None:
+    client = make_client(api_key=ADMIN, read_key=READ)
+    body = event("key-user", "p00001")
+    assert client.post("/v1/events", json=body, headers={"X-API-Key": ADMIN}).status_code == 201
+    bearer = {"Authorization": f"Bearer {READ}"}
+    assert client.get("/v1/users/key-user/portrait", headers=bearer).status_code == 200
+    seen = set()
+    for method, path in routes(client):
+        seen.add((method, path))
+        if (method, path) in OPEN_ROUTES:
+            assert call(client, method, path) == 200, path
+            continue
+        assert call(client, method, path) == 401, (method, path)
+        assert call(client, method, path, "wrong") == 401, (method, path)
+        assert call(client, method, path, ADMIN + "x") == 401, (method, path)
+        read = call(client, method, path, READ)
+        if (method, path) in READ_ROUTES:
+            assert read not in (401, 403), (method, path)
+        else:
+            assert read == 403, (method, path)
+        assert call(client, method, path, ADMIN) not in (401, 403), (method, path)
+    assert seen >= READ_ROUTES | OPEN_ROUTES
+
+
+def test_without_a_key_a_known_and_an_unknown_user_look_the_same(make_client: Client) -> None:
+    client = make_client(api_key=ADMIN, read_key=READ)
+    client.post("/v1/events", json=event("known", "p00001"), headers={"X-API-Key": ADMIN})
+    answers = []
+    for user in ("known", "nobody"):
+        for method, path, body in [
+            ("get", f"/v1/users/{user}/portrait", None),
+            ("post", "/v1/recommendations", {"user_id": user}),
+            ("get", f"/v1/search?q=socks&user_id={user}", None),
+            ("delete", f"/v1/users/{user}", None),
+        ]:
+            response = client.request(method, path, json=body, headers={"X-API-Key": "guess"})
+            answers.append((path.replace(user, "U"), response.status_code, response.text))
+    assert answers[:4] == answers[4:]
+    assert {status for _, status, _ in answers} == {401}
+    # a bad path or body does not tell a caller without a key anything either: 401 first
+    assert client.get("/v1/users/" + "x" * 300 + "/portrait").status_code == 401
+    assert client.post("/v1/recommendations", json={"k": "many"}).status_code == 401
+
+
+def test_docs_are_open_or_closed_by_a_setting(make_client: Client) -> None:
+    public = make_client(api_key=ADMIN)
+    assert public.get("/openapi.json").status_code == 200
+    assert public.get("/docs").status_code == 200
+    private = make_client(api_key=ADMIN, read_key=READ, public_docs=False)
+    assert private.get("/docs").status_code == 404
+    assert private.get("/openapi.json").status_code == 401
+    spec = private.get("/openapi.json", headers={"X-API-Key": READ})
+    assert spec.status_code == 200 and "/v1/recommendations" in spec.json()["paths"]
+
+
+def test_a_read_key_alone_is_refused(artifacts: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="read_key needs api_key"):
+        ServiceSettings(pipeline=artifacts["a"], read_key=READ)
+
+
+def test_without_keys_everything_is_open_and_start_up_warns(
+    client: TestClient, artifacts: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert client.post("/v1/events", json=event("open", "p00001")).status_code == 201
+    assert client.get("/v1/admin/version").status_code == 200
+    with (
+        caplog.at_level("WARNING", logger="shoprec.serve"),
+        TestClient(create_app(ServiceSettings(pipeline=artifacts["a"], store_url="memory://"))),
+    ):
+        pass
+    assert any("no API key is set" in r.getMessage() for r in caplog.records)
