@@ -8,6 +8,7 @@ from shoprec.cli import (  # noqa: F401
     model_commands,
     pipeline_commands,
     serve_commands,
+    store_commands,
     text_commands,
     transfer_commands,
 )

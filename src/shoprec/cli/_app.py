@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,14 @@ from shoprec.exceptions import ShoprecError
 if TYPE_CHECKING:
     from shoprec.data.datasets import Dataset
 
-__all__ = ["DEFAULT_DATASET", "load_source", "main", "parse_params"]
+__all__ = [
+    "DEFAULT_DATASET",
+    "from_store_options",
+    "load_source",
+    "main",
+    "parse_params",
+    "parse_time",
+]
 
 DEFAULT_DATASET = "amazon2023_electronics"
 
@@ -34,17 +43,82 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
+_DURATION_UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_time(text: str, *, now_ms: int | None = None) -> int:
+    """A point in time as ms since the epoch: ``1700000000000`` (ms), ``2024-05-01`` or an ISO
+    date-time (UTC unless it says otherwise), or an age such as ``30d``, ``6h``, ``90m``."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    unit = _DURATION_UNITS.get(text[-1:])
+    if unit is not None and text[:-1].isdigit():
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        return now - int(text[:-1]) * unit
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a time; use ms since the epoch, an ISO date or an age like 30d"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None:
+        ctx.ensure_object(dict)[param.name] = value
+    return value
+
+
+def from_store_options(command: Any) -> Any:
+    """Add ``--from-store URL`` and ``--since T`` to a command that loads a dataset: with them,
+    :func:`load_source` reads the events and catalog from that store instead."""
+    command = click.option(
+        "--since",
+        callback=_remember,
+        expose_value=False,
+        help="With --from-store: only events at or after this time (ISO date, ms, or age: 30d).",
+    )(command)
+    return click.option(
+        "--from-store",
+        "from_store",
+        metavar="URL",
+        callback=_remember,
+        expose_value=False,
+        envvar="SHOPREC_FROM_STORE",
+        help="Read the dataset from this event store (sqlite:///..., postgresql://...).",
+    )(command)
+
+
 def load_source(source: str, data_dir: Path | None) -> Dataset:
-    """A named dataset, a directory written by ``shoprec ingest``, or ``synthetic``."""
+    """A named dataset, a directory written by ``shoprec ingest``, ``synthetic``, or, when the
+    command was given ``--from-store URL`` (or ``source`` is a store URL), the store's events."""
     from shoprec.data.datasets import load_dataset
     from shoprec.data.local import load_ingested
     from shoprec.data.synthetic import make_synthetic_shop
 
+    ctx = click.get_current_context(silent=True)
+    options = (ctx.obj if ctx is not None else None) or {}
+    url = options.get("from_store") or (source if "://" in source else None)
+    if url is not None:
+        return _store_dataset(url, options.get("since"))
+    if options.get("since") is not None:
+        raise click.BadParameter("--since needs --from-store", param_hint="--since")
     if source == "synthetic":
         return make_synthetic_shop()
     if Path(source).is_dir():
         return load_ingested(Path(source))
     return load_dataset(source, data_dir=data_dir, progress=True)
+
+
+def _store_dataset(url: str, since: str | None) -> Dataset:
+    from shoprec.store import dataset_from_store, open_store
+
+    with open_store(url) as store:
+        return dataset_from_store(store, since=None if since is None else parse_time(since))
 
 
 class _Group(click.Group):

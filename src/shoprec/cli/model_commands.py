@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from shoprec.cli._app import DEFAULT_DATASET, load_source, main, parse_params
+from shoprec.cli._app import (
+    DEFAULT_DATASET,
+    from_store_options,
+    load_source,
+    main,
+    parse_params,
+)
 
 
 @main.command()
@@ -18,6 +24,7 @@ from shoprec.cli._app import DEFAULT_DATASET, load_source, main, parse_params
     show_default=True,
     help="Named dataset, ingested directory, or 'synthetic'.",
 )
+@from_store_options
 @click.option("--model", "model_name", required=True, help="Model name (see `shoprec models`).")
 @click.option(
     "--param", "params", multiple=True, metavar="KEY=VALUE", help="Hyper-parameter, repeatable."
@@ -58,6 +65,7 @@ def train(
     "--model-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
 )
 @click.option("--dataset", default=DEFAULT_DATASET, show_default=True)
+@from_store_options
 @click.option(
     "--report",
     type=click.Path(file_okay=False, path_type=Path),
@@ -124,6 +132,7 @@ def models() -> None:
 @click.option(
     "--dataset", default=None, help=f"Dataset to use (default {DEFAULT_DATASET}, else synthetic)."
 )
+@from_store_options
 @click.option(
     "--models", "model_names", default=None, help="Comma-separated baselines (default all)."
 )
@@ -152,7 +161,7 @@ def demo(
     from shoprec.evaluation import format_table
     from shoprec.evaluation.experiment import baseline_models, compare_models
 
-    if dataset is None:
+    if dataset is None and not ctx.obj.get("from_store"):
         if DEFAULT_DATASET in available_datasets(ctx.obj["data_dir"]):
             dataset = DEFAULT_DATASET
         else:
@@ -162,7 +171,7 @@ def demo(
                 fg="yellow",
             )
             dataset = "synthetic"
-    data = load_source(dataset, ctx.obj["data_dir"])
+    data = load_source(dataset or "store", ctx.obj["data_dir"])
     click.echo(f"dataset {data.name}: {len(data.catalog)} items, {data.split}")
     chosen = None if model_names is None else [m.strip() for m in model_names.split(",")]
     models = baseline_models(chosen, random_state=seed, progress=True)

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import click
 
-from shoprec.cli._app import DEFAULT_DATASET, load_source, main, parse_params
+from shoprec.cli._app import DEFAULT_DATASET, from_store_options, load_source, main, parse_params
 
 _DATASET = click.option(
     "--dataset",
@@ -27,6 +27,7 @@ _PIPELINE = click.option(
 
 @main.command()
 @_DATASET
+@from_store_options
 @click.option("--model", "model_name", default="text_sequence", show_default=True)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Model parameter.")
 @click.option(
@@ -91,6 +92,7 @@ def build(
 
 @main.command("train-ranker")
 @_DATASET
+@from_store_options
 @click.option(
     "--retriever",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -139,6 +141,7 @@ def train_ranker(
 @main.command()
 @_PIPELINE
 @_DATASET
+@from_store_options
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--diversity", type=click.FloatRange(0, 1), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

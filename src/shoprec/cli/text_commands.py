@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 import numpy as np
 
-from shoprec.cli._app import DEFAULT_DATASET, load_source, main
+from shoprec.cli._app import DEFAULT_DATASET, from_store_options, load_source, main
 
 if TYPE_CHECKING:
     from shoprec.data.datasets import Dataset
@@ -27,6 +27,7 @@ _DATASET = click.option("--dataset", default=DEFAULT_DATASET, show_default=True)
 
 @main.command()
 @_DATASET
+@from_store_options
 @_ENCODER
 @click.pass_context
 def encode(ctx: click.Context, dataset: str, encoder: str) -> None:
@@ -65,6 +66,7 @@ def export_onnx_command(out: Path | None) -> None:
 @main.command()
 @click.argument("query")
 @_DATASET
+@from_store_options
 @_ENCODER
 @click.option("--user", default=None, help="Personalise with this user's portrait.")
 @click.option("--personalization", type=click.FloatRange(0, 1), default=0.3, show_default=True)
@@ -103,6 +105,7 @@ def search(
 @main.command()
 @click.argument("user")
 @_DATASET
+@from_store_options
 @_ENCODER
 @click.option("--json", "as_json", is_flag=True, help="Print the portrait as JSON.")
 @click.pass_context

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from shoprec.cli._app import load_source, main, parse_params
+from shoprec.cli._app import from_store_options, load_source, main, parse_params
 
 if TYPE_CHECKING:
     from shoprec.data.datasets import Dataset
@@ -38,6 +38,7 @@ _SOURCES = _options(
         "--platforms", required=True, help=f"Comma-separated source platforms: {_PLATFORM_HELP}."
     ),
     click.option("--data", "data", default=None, help="Dataset holding the platforms."),
+    from_store_options,
     click.option(
         "--temperature",
         type=click.FloatRange(min=0.0),
@@ -56,6 +57,7 @@ _TARGET = _options(
     ),
     click.option("--platform", required=True, help=f"The target: {_PLATFORM_HELP}."),
     click.option("--data", "data", default=None, help="Dataset holding the target platform."),
+    from_store_options,
     click.option(
         "--fraction",
         type=click.FloatRange(0.0, 1.0, min_open=True),

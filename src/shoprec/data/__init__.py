@@ -13,7 +13,13 @@ from shoprec.data.datasets import (
     resolve_data_dir,
 )
 from shoprec.data.encoding import EncodedInteractions
-from shoprec.data.local import DATASET_FORMAT_VERSION, ingest_files, load_ingested
+from shoprec.data.local import (
+    DATASET_FORMAT_VERSION,
+    ingest_files,
+    load_ingested,
+    minimal_catalog,
+    read_shop_files,
+)
 from shoprec.data.readers import INGEST_POLICIES, IngestReport, read_catalog, read_events
 from shoprec.data.recbole import (
     RECBOLE_ITEM_FIELDS,
@@ -32,7 +38,13 @@ from shoprec.data.schema import (
     Interactions,
     Item,
 )
-from shoprec.data.splits import Split, leave_one_out, temporal_split, temporal_split_at
+from shoprec.data.splits import (
+    Split,
+    auto_split,
+    leave_one_out,
+    temporal_split,
+    temporal_split_at,
+)
 from shoprec.data.synthetic import make_synthetic_shop
 
 __all__ = [
@@ -56,17 +68,20 @@ __all__ = [
     "Interactions",
     "Item",
     "Split",
+    "auto_split",
     "available_datasets",
     "ingest_files",
     "leave_one_out",
     "load_dataset",
     "load_ingested",
     "make_synthetic_shop",
+    "minimal_catalog",
     "parse_token_seq",
     "read_catalog",
     "read_events",
     "read_recbole_inter",
     "read_recbole_item",
+    "read_shop_files",
     "resolve_data_dir",
     "temporal_split",
     "temporal_split_at",

@@ -23,20 +23,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from shoprec._manifest import read_manifest
 from shoprec.data.datasets import Dataset
 from shoprec.data.readers import IngestReport, read_catalog, read_events
 from shoprec.data.schema import EVENT_COLUMNS, ITEM_COLUMNS, Catalog, Interactions
-from shoprec.data.splits import Split, leave_one_out, temporal_split
+from shoprec.data.splits import auto_split
 from shoprec.exceptions import ArtifactError, DatasetNotFoundError, ValidationError
 
 __all__ = [
     "DATASET_FORMAT_VERSION",
     "ingest_files",
     "load_ingested",
+    "minimal_catalog",
+    "read_shop_files",
 ]
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,61 @@ def _replace(staging: Path, out: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def read_shop_files(
+    events_path: str | Path,
+    catalog_path: str | Path | None = None,
+    *,
+    event_mapping: Mapping[str, str] | None = None,
+    item_mapping: Mapping[str, str] | None = None,
+    default_event_type: str | None = None,
+    lenient: bool = False,
+    rejects_dir: str | Path | None = None,
+    progress: bool = False,
+) -> tuple[Catalog, Interactions, list[IngestReport]]:
+    """Read and validate a shop's events (and catalog) file, as :func:`ingest_files` does.
+
+    Parameters
+    ----------
+    events_path, catalog_path, event_mapping, item_mapping, default_event_type, lenient, progress
+        As for :func:`ingest_files`.
+    rejects_dir
+        Where the lenient policy writes ``events.rejects.csv`` / ``catalog.rejects.csv``
+        (default: beside the events file).
+
+    Returns
+    -------
+    tuple[Catalog, Interactions, list[IngestReport]]
+        The catalog (a minimal one from the events' item ids without a catalog file), the
+        valid events in time order, and the reports (catalog first, when given).
+    """
+    policy = "lenient" if lenient else "strict"
+    rejects = Path(rejects_dir) if rejects_dir is not None else Path(events_path).parent
+    reports: list[IngestReport] = []
+    catalog: Catalog | None = None
+    if catalog_path is not None:
+        catalog, report = read_catalog(
+            catalog_path,
+            mapping=item_mapping or None,
+            policy=policy,
+            rejects_path=rejects / "catalog.rejects.csv",
+            progress=progress,
+        )
+        reports.append(report)
+    interactions, report = read_events(
+        events_path,
+        mapping=event_mapping or None,
+        default_event_type=default_event_type,
+        policy=policy,
+        rejects_path=rejects / "events.rejects.csv",
+        progress=progress,
+        known_items=None if catalog is None else set(catalog.item_ids),
+    )
+    reports.append(report)
+    if len(interactions) == 0:
+        raise ValidationError(f"no valid events to store ({report.summary()})")
+    return catalog or minimal_catalog(interactions), interactions, reports
+
+
 def _write_dataset(
     events_path: Path,
     catalog_path: Path | None,
@@ -159,31 +215,16 @@ def _write_dataset(
     progress: bool,
 ) -> list[IngestReport]:
     """Read, validate and write everything into ``staging``; paths in reports point to ``out``."""
-    reports: list[IngestReport] = []
-    catalog: Catalog | None = None
-    if catalog_path is not None:
-        catalog, report = read_catalog(
-            catalog_path,
-            mapping=item_mapping,
-            policy=policy,
-            rejects_path=staging / "catalog.rejects.csv",
-            progress=progress,
-        )
-        reports.append(report)
-    interactions, report = read_events(
+    catalog, interactions, reports = read_shop_files(
         events_path,
-        mapping=event_mapping,
+        catalog_path,
+        event_mapping=event_mapping,
+        item_mapping=item_mapping,
         default_event_type=default_event_type,
-        policy=policy,
-        rejects_path=staging / "events.rejects.csv",
+        lenient=policy == "lenient",
+        rejects_dir=staging,
         progress=progress,
-        known_items=None if catalog is None else set(catalog.item_ids),
     )
-    reports.append(report)
-    if len(interactions) == 0:
-        raise ValidationError(f"no valid events to store ({report.summary()})")
-    if catalog is None:
-        catalog = _minimal_catalog(interactions)
     for report in reports:  # the staging directory becomes ``out``
         if report.rejects_path is not None:
             report.rejects_path = str(out / Path(report.rejects_path).name)
@@ -194,7 +235,7 @@ def _write_dataset(
     return reports
 
 
-def _minimal_catalog(interactions: Interactions) -> Catalog:
+def minimal_catalog(interactions: Interactions) -> Catalog:
     """One item per event item id, titled by its id, on the platform of its first event."""
     frame = interactions.frame[interactions.frame["item_id"] != ""]
     firsts = frame.drop_duplicates("item_id")
@@ -270,7 +311,7 @@ def load_ingested(path: str | Path) -> Dataset:
     return Dataset(
         name=str(manifest.get("name") or path.name),
         catalog=catalog,
-        split=_split(interactions),
+        split=auto_split(interactions),
         description=f"ingested from {sources.get('events')}",
     )
 
@@ -297,13 +338,3 @@ def _read_frame(file: Path, columns: Mapping[str, str] | None = None) -> pd.Data
     if missing:
         raise ArtifactError(f"{file} lacks column(s) {missing}; ingest the files again")
     return frame
-
-
-def _split(interactions: Interactions) -> Split:
-    timestamps = interactions.frame["timestamp"].to_numpy()
-    if interactions.has_timestamps and len(np.unique(timestamps)) > 2:
-        split = temporal_split(interactions)
-        if len(split.test) and len(split.train):
-            return split
-        logger.info("timestamps too concentrated for a temporal split; using leave-one-out")
-    return leave_one_out(interactions)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,8 +16,11 @@ import numpy as np
 from shoprec.data.schema import Interactions
 from shoprec.exceptions import ValidationError
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "Split",
+    "auto_split",
     "leave_one_out",
     "temporal_split",
     "temporal_split_at",
@@ -104,3 +108,15 @@ def temporal_split(
     return temporal_split_at(
         interactions, valid_start=int(np.ceil(valid_start)), test_start=int(np.ceil(test_start))
     )
+
+
+def auto_split(interactions: Interactions) -> Split:
+    """The standard split of a shop's events: :func:`temporal_split` when the events have real
+    timestamps spread over time, else :func:`leave_one_out` (order-only data)."""
+    timestamps = interactions.frame["timestamp"].to_numpy()
+    if interactions.has_timestamps and len(np.unique(timestamps)) > 2:
+        split = temporal_split(interactions)
+        if len(split.test) and len(split.train):
+            return split
+        logger.info("timestamps too concentrated for a temporal split; using leave-one-out")
+    return leave_one_out(interactions)

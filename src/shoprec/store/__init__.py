@@ -10,17 +10,29 @@ from urllib.parse import urlsplit
 
 from shoprec.exceptions import ValidationError
 from shoprec.store.base import AppendResult, EventStore
+from shoprec.store.bulk import (
+    IMPORT_KEY_PREFIX,
+    ImportResult,
+    dataset_from_store,
+    import_events,
+    import_keys,
+)
 from shoprec.store.memory import MemoryStore
 from shoprec.store.postgres import PostgresStore
 from shoprec.store.sqlite import SQLiteStore
 
 __all__ = [
+    "IMPORT_KEY_PREFIX",
     "STORE_SCHEMES",
     "AppendResult",
     "EventStore",
+    "ImportResult",
     "MemoryStore",
     "PostgresStore",
     "SQLiteStore",
+    "dataset_from_store",
+    "import_events",
+    "import_keys",
     "open_store",
 ]
 
