@@ -384,3 +384,61 @@ def test_sqlite_keeps_every_acknowledged_event_after_kill_9(tmp_path: Path) -> N
         retry = [Event(f"u{j % 7}", f"i{j}", EventType.VIEW, batch * 100 + j) for j in range(100)]
         ids = [f"{batch}-{j}" for j in range(100)]
         assert store.append(retry, client_event_ids=ids).duplicates == 100
+
+
+# -- online records: impressions, event contexts, documents (issue 16) ----------------------------
+def test_impressions_are_stored_per_position_idempotently_and_by_time(store: EventStore) -> None:
+    from shoprec.store import Impression
+
+    first = Impression("r1", "u1", ("a", "b", "c"), 1_000, "v1", "exp", "B")
+    second = Impression("r2", "u2", ("b",), 2_000, "v2")
+    assert store.append_impressions([first, second]) == 4
+    assert store.append_impressions([first]) == 0  # a retried flush stores nothing twice
+    frame = store.impression_frame()
+    assert frame["request_id"].tolist() == ["r1", "r1", "r1", "r2"]
+    assert frame["position"].tolist() == [0, 1, 2, 0]
+    assert frame.iloc[1].to_dict() == {
+        "request_id": "r1", "position": 1, "user_id": "u1", "item_id": "b", "version": "v1",
+        "experiment": "exp", "variant": "B", "timestamp": 1_000,
+    }  # fmt: skip
+    assert store.impression_frame(since=1_500)["request_id"].tolist() == ["r2"]
+    assert store.impression_frame(until=1_500)["request_id"].nunique() == 1
+    with pytest.raises(ValidationError, match="request_id"):
+        store.append_impressions([Impression("", "u1", ("a",), 1, "v")])
+    with pytest.raises(ValidationError, match="items"):
+        store.append_impressions([Impression("r3", "u1", ("a", ""), 1, "v")])
+
+
+def test_event_contexts_and_time_ranges_of_events(store: EventStore) -> None:
+    from shoprec.store import EventContext
+
+    result = store.append([ev("u1", "a", 10), ev("u2", "b", 20), ev("u1", "c", 30)])
+    seqs = result.sequences
+    store.append_contexts([EventContext(seqs[0], "r1", 0), EventContext(seqs[2], dwell_ms=900)])
+    store.append_contexts([EventContext(seqs[0], "r1", 2)])  # a later write replaces
+    contexts = store.context_frame()
+    assert contexts.values.tolist() == [[seqs[0], "r1", 2, -1], [seqs[2], "", -1, 900]]
+    assert store.context_frame(since_sequence=seqs[0])["sequence"].tolist() == [seqs[2]]
+    window = store.event_frame(since=15, until=31)
+    assert window["sequence"].tolist() == [seqs[1], seqs[2]]
+    assert window["item_id"].tolist() == ["b", "c"]
+
+
+def test_documents_and_user_deletion_reach_the_online_records(store: EventStore) -> None:
+    from shoprec.store import EventContext, Impression
+
+    store.put_document("experiment", "e1", {"variants": ["A", "B"], "status": "running"})
+    store.put_document("experiment", "e1", {"variants": ["A", "B"], "status": "stopped"})
+    store.put_document("model", "m1", {"ndcg": 0.1})
+    assert store.documents("experiment") == {"e1": {"variants": ["A", "B"], "status": "stopped"}}
+    assert store.delete_document("model", "m1") and not store.delete_document("model", "m1")
+    with pytest.raises(ValidationError, match="JSON"):
+        store.put_document("model", "bad", {"x": float("nan")})
+    seqs = store.append([ev("u1", "a", 10), ev("u2", "a", 11)]).sequences
+    store.append_impressions(
+        [Impression("r1", "u1", ("a",), 5, "v"), Impression("r2", "u2", ("a",), 6, "v")]
+    )
+    store.append_contexts([EventContext(seqs[0], "r1", 0), EventContext(seqs[1], "r2", 0)])
+    store.delete_user("u1")
+    assert store.impression_frame()["user_id"].tolist() == ["u2"]
+    assert store.context_frame()["sequence"].tolist() == [seqs[1]]

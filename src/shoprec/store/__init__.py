@@ -18,16 +18,28 @@ from shoprec.store.bulk import (
     import_keys,
 )
 from shoprec.store.memory import MemoryStore
+from shoprec.store.online import (
+    CONTEXT_COLUMNS,
+    IMPRESSION_COLUMNS,
+    EventContext,
+    Impression,
+    OnlineRecords,
+)
 from shoprec.store.postgres import PostgresStore
 from shoprec.store.sqlite import SQLiteStore
 
 __all__ = [
+    "CONTEXT_COLUMNS",
     "IMPORT_KEY_PREFIX",
+    "IMPRESSION_COLUMNS",
     "STORE_SCHEMES",
     "AppendResult",
+    "EventContext",
     "EventStore",
     "ImportResult",
+    "Impression",
     "MemoryStore",
+    "OnlineRecords",
     "PostgresStore",
     "SQLiteStore",
     "dataset_from_store",

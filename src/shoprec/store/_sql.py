@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from shoprec.exceptions import ShoprecError
+from shoprec.store._online_sql import ONLINE_SCHEMA, _OnlineSQL
 from shoprec.store._records import EventRow, ItemRow
 from shoprec.store.base import AppendResult, EventStore
 
@@ -92,7 +93,7 @@ class _Pool:
             conn.close()
 
 
-class _SQLStore(EventStore):
+class _SQLStore(_OnlineSQL, EventStore):
     """:class:`EventStore` hooks in SQL; subclasses supply connections and dialect details."""
 
     _seq_type = "BIGINT"
@@ -112,7 +113,7 @@ class _SQLStore(EventStore):
         return text
 
     def _create_schema(self, cur: Any) -> None:
-        for statement in _SCHEMA:
+        for statement in (*_SCHEMA, *ONLINE_SCHEMA):
             cur.execute(statement.format(seq_type=self._seq_type))
         cur.execute("SELECT value FROM shoprec_meta WHERE key = 'schema_version'")
         version = cur.fetchone()[0]

@@ -26,6 +26,7 @@ from shoprec.store._records import (
     _limit,
     _text,
 )
+from shoprec.store.online import OnlineRecords
 
 __all__ = ["AppendResult", "EventStore"]
 
@@ -60,7 +61,7 @@ class AppendResult:
         return self.duplicate.count(True)
 
 
-class EventStore(ABC):
+class EventStore(OnlineRecords, ABC):
     """Durable store of customer events, user profile documents and the item catalog.
 
     Contract
@@ -84,6 +85,9 @@ class EventStore(ABC):
     - Deletion: after :meth:`delete_user` the user is unknown: no events, no profile document.
       A deleted item disappears from :meth:`catalog`; events that mention it are kept.
     - Threads: every method may be called concurrently from several threads.
+    - Online records: impressions, event contexts and documents (experiments, the model
+      registry) follow :class:`~shoprec.store.online.OnlineRecords`; deleting a user removes
+      their impressions too.
 
     Subclasses implement the ``_``-prefixed hooks, which receive validated rows (see
     :mod:`shoprec.store._records` for the row layouts) and :meth:`close`.
@@ -191,7 +195,9 @@ class EventStore(ABC):
 
     def delete_user(self, user_id: str) -> int:
         """Remove every event and the profile document of ``user_id``; returns events removed."""
-        removed = self._delete_user(_text(user_id, None, "user_id", required=True))
+        user = _text(user_id, None, "user_id", required=True)
+        self._forget_user_online(user)  # first: it finds the event contexts by the user's events
+        removed = self._delete_user(user)
         logger.info("deleted a user and %d events", removed)  # no user ids in logs
         return removed
 

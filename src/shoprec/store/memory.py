@@ -6,13 +6,14 @@ import bisect
 import threading
 from typing import Any
 
+from shoprec.store._online_memory import _OnlineMemory
 from shoprec.store._records import EventRow, ItemRow
 from shoprec.store.base import AppendResult, EventStore
 
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(EventStore):
+class MemoryStore(_OnlineMemory, EventStore):
     """Events, profiles and items in memory, behind one lock; everything is lost on exit.
 
     It follows the whole :class:`~shoprec.store.base.EventStore` contract except durability
