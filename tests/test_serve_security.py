@@ -3,8 +3,13 @@ outages, idempotency per user, timestamp sanity, secrets and deletion."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -109,3 +114,93 @@ def test_without_keys_everything_is_open_and_start_up_warns(
     ):
         pass
     assert any("no API key is set" in r.getMessage() for r in caplog.records)
+
+
+# -- 3. bad artifacts ------------------------------------------------------------------------------
+def _json(path: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _truncate(path: Path, keep: float) -> None:
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * keep)])
+
+
+def _vectors(path: Path, change: Callable[[np.ndarray], np.ndarray]) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    file = path / "item_vectors.safetensors"
+    save_file({"vectors": np.ascontiguousarray(change(load_file(str(file))["vectors"]))}, str(file))
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[Path], object], str]] = {
+    "manifest missing": (lambda p: (p / "manifest.json").unlink(), "manifest.json"),
+    "manifest not JSON": (lambda p: (p / "manifest.json").write_text("{nope"), "manifest.json"),
+    "manifest not an object": (lambda p: (p / "manifest.json").write_text("[]"), "manifest.json"),
+    "another format": (
+        lambda p: _json(p / "manifest.json", lambda m: m.update(format="shoprec-pipeline/9")),
+        "manifest.json",
+    ),
+    "extra config key": (
+        lambda p: _json(p / "manifest.json", lambda m: m["config"].update(colour="red")),
+        "colour",
+    ),
+    "config missing": (
+        lambda p: _json(p / "manifest.json", lambda m: m.pop("config")),
+        "config",
+    ),
+    "components not a mapping": (
+        lambda p: _json(p / "manifest.json", lambda m: m.update(components=["model"])),
+        "components",
+    ),
+    "removed_items not a list": (
+        lambda p: _json(p / "manifest.json", lambda m: m.update(removed_items="p00001")),
+        "removed_items",
+    ),
+    "unknown model parameter": (
+        lambda p: _json(p / "model" / "manifest.json", lambda m: m["params"].update(depth=3)),
+        "depth",
+    ),
+    "truncated vectors": (
+        lambda p: _truncate(p / "item_vectors.safetensors", 0.5),
+        "item_vectors.safetensors",
+    ),
+    "empty vectors": (
+        lambda p: _truncate(p / "item_vectors.safetensors", 0.0),
+        "item_vectors.safetensors",
+    ),
+    "vectors for fewer items": (lambda p: _vectors(p, lambda v: v[:-1]), "item_vectors"),
+    "vectors of another width": (lambda p: _vectors(p, lambda v: v[:, :-1]), "item_vectors"),
+    "truncated model state": (
+        lambda p: _truncate(p / "model" / "state.safetensors", 0.6),
+        "state.safetensors",
+    ),
+    "items.json shorter than the state": (
+        lambda p: _json(p / "model" / "items.json", lambda m: m["item_ids"].pop()),
+        "items.json",
+    ),
+    "catalog unreadable": (
+        lambda p: (p / "catalog.parquet").write_bytes(b"PAR1 not really"),
+        "catalog.parquet",
+    ),
+    "component missing": (lambda p: shutil.rmtree(p / "covisitation"), "covisitation"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_every_corrupt_artifact_gets_422_naming_the_file_and_the_old_version_serves(
+    client: TestClient, artifacts: dict[str, Any], tmp_path: Path, kind: str
+) -> None:
+    corrupt, named = CORRUPTIONS[kind]
+    bad = tmp_path / "artifacts" / "bad"
+    shutil.copytree(artifacts["b"], bad)
+    corrupt(bad)
+    before = client.get("/v1/admin/version").json()["active"]["version"]
+    response = client.post("/v1/admin/reload", json={"path": str(bad)})
+    assert response.status_code == 422, (kind, response.text)
+    message = response.json()["detail"][0]["msg"]
+    assert named in message, (kind, message)
+    assert client.get("/v1/admin/version").json()["active"]["version"] == before
+    assert client.post("/v1/recommendations", json={"user_id": "u1"}).status_code == 200

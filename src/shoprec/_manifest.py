@@ -1,15 +1,17 @@
-"""Reading the JSON manifest every saved shoprec artifact starts with."""
+"""Reading the JSON manifest every saved shoprec artifact starts with, and the error context
+every artifact file is read in."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from shoprec.exceptions import ArtifactError
 
-__all__ = ["read_manifest"]
+__all__ = ["read_manifest", "reading"]
 
 
 def read_manifest(
@@ -48,3 +50,21 @@ def read_manifest(
     if missing:
         raise ArtifactError(f"{file} lacks {sorted(missing)}")
     return dict(manifest)
+
+
+@contextmanager
+def reading(file: Path) -> Iterator[None]:
+    """Turn any error raised while reading ``file`` into an :class:`ArtifactError` naming it.
+
+    An artifact is outside input and its parsers (json, safetensors, parquet, numpy, the
+    constructors its config feeds) raise many error types; whichever it is, the artifact is at
+    fault, and the caller (a reload) must see a refusal naming the file, not a crash.
+    """
+    try:
+        yield
+    except ArtifactError as error:
+        if str(file) in str(error):
+            raise
+        raise ArtifactError(f"{file}: {error}") from error
+    except Exception as error:
+        raise ArtifactError(f"{file}: {type(error).__name__}: {error}") from error

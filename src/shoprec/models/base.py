@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from shoprec import __version__
+from shoprec._manifest import reading as _reading
 from shoprec.data.encoding import EncodedInteractions
 from shoprec.data.schema import Catalog, Interactions
 from shoprec.exceptions import ArtifactError, NotFittedError
@@ -200,34 +201,60 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
-        """Read a directory written by :meth:`save`; returns an instance of the saved model."""
+        """Read a directory written by :meth:`save`; returns an instance of the saved model.
+
+        Raises
+        ------
+        ArtifactError
+            Naming the file and the fault: a file missing, unreadable or malformed, an unknown
+            model or parameter, or learned arrays that do not fit the item vocabulary (checked
+            by scoring one history, so a corrupt model fails here, not in its first request).
+        """
         from safetensors.numpy import load_file
 
         from shoprec.models.registry import RECOMMENDERS
 
         path = Path(path)
-        try:
+        with _reading(path / _MANIFEST):
             manifest = json.loads((path / _MANIFEST).read_text())
+            if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+                found = manifest.get("format") if isinstance(manifest, dict) else None
+                raise ArtifactError(f"{path / _MANIFEST}: unknown model format {found!r}")
+            model_cls = RECOMMENDERS.get(manifest.get("model"))  # type: ignore[arg-type]
+            if model_cls is None or not issubclass(model_cls, cls):
+                raise ArtifactError(
+                    f"{path / _MANIFEST}: model {manifest.get('model')!r} is not a {cls.__name__}"
+                )
+            model = model_cls(**manifest["params"])
+        with _reading(path / _ITEMS):
             vocab = json.loads((path / _ITEMS).read_text())
-            state = load_file(str(path / _STATE))
-        except (OSError, ValueError) as error:
-            raise ArtifactError(
-                f"{path} is not a readable shoprec model directory: {error}"
-            ) from error
-        if manifest.get("format") != _FORMAT:
-            raise ArtifactError(f"{path}: unknown model format {manifest.get('format')!r}")
-        model_cls = RECOMMENDERS.get(manifest["model"])
-        if model_cls is None or not issubclass(model_cls, cls):
-            raise ArtifactError(f"{path}: model {manifest['model']!r} is not a {cls.__name__}")
-        model = model_cls(**manifest["params"])
-        model.item_ids_ = np.array(vocab["item_ids"], dtype=object)
+            model.item_ids_ = np.array([str(i) for i in vocab["item_ids"]], dtype=object)
+            user_ids = [str(u) for u in vocab["user_ids"]]
         model.item_index_ = {item: i for i, item in enumerate(model.item_ids_)}
-        indptr, items = state.pop("_history_indptr"), state.pop("_history_items")
-        model.histories_ = {
-            u: items[indptr[i] : indptr[i + 1]] for i, u in enumerate(vocab["user_ids"])
-        }
-        model._set_state(state)
+        with _reading(path / _STATE):
+            state = load_file(str(path / _STATE))
+            indptr, items = state.pop("_history_indptr"), state.pop("_history_items")
+            if len(indptr) != len(user_ids) + 1 or (
+                len(items) and items.max() >= len(model.item_ids_)
+            ):
+                raise ArtifactError("user histories do not fit items.json")
+            model.histories_ = {u: items[indptr[i] : indptr[i + 1]] for i, u in enumerate(user_ids)}
+            model._set_state(state)
+        model._check_loaded(path)
         return model
+
+    def _check_loaded(self, path: Path) -> None:
+        """Score one history: learned arrays that do not fit ``items.json`` fail here."""
+        n = len(self.item_ids_)
+        try:
+            shape = np.shape(self.score([np.zeros(min(n, 1), dtype=np.int64)]))
+        except Exception as error:  # whatever a mismatched array raises, the artifact is at fault
+            shape, cause = None, f"{type(error).__name__}: {error}"
+        if shape != (1, n):
+            cause = f"scores of shape {shape}" if shape is not None else cause
+            raise ArtifactError(
+                f"{path / _STATE} does not fit the {n} items of {path / _ITEMS} ({cause})"
+            )
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from shoprec._manifest import read_manifest as _read_manifest
+from shoprec._manifest import reading as _reading
 from shoprec.data.schema import Catalog, Interactions
 from shoprec.exceptions import ArtifactError
 from shoprec.text.onnx_graph import atomic_directory
@@ -87,39 +88,102 @@ def save_pipeline(pipeline: Pipeline, path: str | Path) -> Path:
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
-    """The manifest of a pipeline directory, format-checked."""
-    return _read_manifest(Path(path) / _MANIFEST, PIPELINE_FORMAT, what="a pipeline directory")
+    """The manifest of a pipeline directory, checked against its schema.
+
+    Raises
+    ------
+    ArtifactError
+        Naming ``manifest.json`` and the key at fault.
+    """
+    file = Path(path) / _MANIFEST
+    manifest = _read_manifest(file, PIPELINE_FORMAT, what="a pipeline directory")
+    for key, types in _SCHEMA.items():
+        if key not in manifest:
+            if key in _OPTIONAL:
+                continue
+            raise ArtifactError(f"{file} lacks {key!r}")
+        value = manifest[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise ArtifactError(f"{file}: {key!r} is a {type(value).__name__}, not {_name(types)}")
+    components = manifest["components"]
+    for name, entry in components.items():
+        if name not in (*_COMPONENTS, "ranker"):
+            raise ArtifactError(f"{file}: unknown component {name!r} in 'components'")
+        if not isinstance(entry, dict) or not isinstance(entry.get("class"), str):
+            raise ArtifactError(f"{file}: 'components'[{name!r}] needs a 'class' name")
+    for name in ("model", "popularity"):
+        if name not in components:
+            raise ArtifactError(f"{file}: 'components' lacks {name!r}")
+    if not all(isinstance(item, str) for item in manifest["removed_items"]):
+        raise ArtifactError(f"{file}: 'removed_items' must be a list of item ids")
+    return manifest
+
+
+_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "format": str,
+    "created_at": str,
+    "config": dict,
+    "random_state": (int, type(None)),
+    "components": dict,
+    "data_fingerprint": str,
+    "metrics": dict,
+    "removed_items": list,
+    "versions": dict,
+}
+_OPTIONAL = frozenset({"created_at", "metrics", "versions"})
+
+
+def _name(types: type | tuple[type, ...]) -> str:
+    kinds = types if isinstance(types, tuple) else (types,)
+    return " or ".join("null" if t is type(None) else t.__name__ for t in kinds)
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
-    """Read a pipeline directory written by :func:`save_pipeline`."""
-    from safetensors.numpy import load_file
+    """Read a pipeline directory written by :func:`save_pipeline`.
 
+    Every file is checked as it is read: the manifest against its schema and the config, each
+    component (see :meth:`~shoprec.models.Recommender.load`), the catalog, and the item vectors
+    against the catalog; the first fault raises :class:`ArtifactError` naming the file.
+    """
     from shoprec.models import OnnxCTRRanker, Recommender
     from shoprec.pipeline.config import PipelineConfig
     from shoprec.pipeline.pipeline import Pipeline
 
     path = Path(path)
     manifest = read_manifest(path)
-    pipeline = Pipeline(
-        PipelineConfig.from_dict(manifest["config"]), random_state=manifest["random_state"]
-    )
+    with _reading(path / _MANIFEST):
+        config = PipelineConfig.from_dict(manifest["config"])
+    pipeline = Pipeline(config, random_state=manifest["random_state"])
     components = manifest["components"]
-    try:
-        for name in _COMPONENTS:
-            loaded = Recommender.load(path / name) if name in components else None
-            setattr(pipeline, f"{name}_", loaded)
+    for name in _COMPONENTS:
+        loaded = None
+        if name in components:
+            with _reading(path / name):
+                loaded = Recommender.load(path / name)
+        setattr(pipeline, f"{name}_", loaded)
+    with _reading(path / _CATALOG):
         catalog = Catalog(pd.read_parquet(path / _CATALOG))
-        vectors = load_file(str(path / _VECTORS))["vectors"]
-    except (OSError, ValueError, KeyError) as error:
-        raise ArtifactError(f"{path} is not a complete pipeline directory: {error}") from error
-    if len(vectors) != len(catalog):
-        raise ArtifactError(f"{path}: {len(vectors)} item vectors for {len(catalog)} items")
-    pipeline.ranker_ = OnnxCTRRanker(path / "ranker") if "ranker" in components else None
+    vectors = _load_vectors(path / _VECTORS, len(catalog))
+    with _reading(path / "ranker"):
+        pipeline.ranker_ = OnnxCTRRanker(path / "ranker") if "ranker" in components else None
     pipeline.fingerprint_ = manifest["data_fingerprint"]
     pipeline.metrics_ = manifest.get("metrics", {})
-    pipeline._view = pipeline._make_view(catalog, vectors, frozenset(manifest["removed_items"]))
+    with _reading(path):  # components that disagree with the catalog fail here
+        pipeline._view = pipeline._make_view(catalog, vectors, frozenset(manifest["removed_items"]))
     return pipeline
+
+
+def _load_vectors(file: Path, n_items: int) -> np.ndarray:
+    from safetensors.numpy import load_file
+
+    with _reading(file):
+        vectors = load_file(str(file))["vectors"]
+    if vectors.ndim != 2 or len(vectors) != n_items or not np.isfinite(vectors).all():
+        raise ArtifactError(
+            f"{file}: item_vectors of shape {vectors.shape} do not fit the {n_items} catalog "
+            "items, or hold non-finite values"
+        )
+    return vectors
 
 
 def _version(package: str) -> str | None:

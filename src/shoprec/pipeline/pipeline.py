@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from shoprec._blas import single_blas_thread
 from shoprec.data.schema import Catalog, Interactions
-from shoprec.exceptions import NotFittedError, ValidationError
+from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.models import ItemCoVisitation, Popularity, Recommender, create_recommender
 from shoprec.models.ctr_pairs import user_context_text
 from shoprec.pipeline.config import PipelineConfig, Recommendation, Request
@@ -406,7 +406,14 @@ class Pipeline:
 
         with self._lock:
             if self._encoder is None:
-                self._encoder = create_encoder(self.settings.encoder)
+                encoder = create_encoder(self.settings.encoder)
+                width = self._check_fitted().vectors.shape[1]
+                if encoder.dim != width:  # vectors of another encoder, or a corrupt artifact
+                    raise ArtifactError(
+                        f"the item vectors (item_vectors.safetensors) are {width} wide; the "
+                        f"configured encoder {self.settings.encoder!r} gives {encoder.dim}"
+                    )
+                self._encoder = encoder
             return self._encoder
 
     @staticmethod

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shoprec.exceptions import ArtifactError
 from shoprec.pipeline import Pipeline, Request
 
 __all__ = ["Deployment", "artifact_version", "freeze_heap", "warm_up"]
@@ -85,7 +86,18 @@ def artifact_version(pipeline: Pipeline, path: str | Path | None) -> str:
 def warm_up(pipeline: Pipeline) -> None:
     """Build what a pipeline builds on first use (the query encoder's session, the model's item
     representations, the item features) before it serves: built inside the first requests, they
-    took 0.1-0.4 s each and a 200 req/s load queued behind them for seconds."""
-    pipeline.item_features()
-    pipeline.recommend([Request(history=[pipeline.catalog.item_ids[0]], k=1)])
-    pipeline.search("warm up", k=1)
+    took 0.1-0.4 s each and a 200 req/s load queued behind them for seconds.
+
+    It is also the last check of an artifact: whatever fails here (parts that load but do not
+    fit together) raises :class:`~shoprec.exceptions.ArtifactError`, so a reload refuses the
+    artifact with 422 and the serving version stays."""
+    try:
+        pipeline.item_features()
+        items = pipeline.catalog.item_ids
+        pipeline.recommend([Request(history=list(items[:1]), k=1)])
+        pipeline.recommend([Request(history=list(items[-3:]), k=10)])
+        pipeline.search("warm up", k=1)
+    except ArtifactError:
+        raise
+    except Exception as error:  # any failure of a fresh artifact is the artifact's fault
+        raise ArtifactError(f"warm-up failed: {type(error).__name__}: {error}") from error
