@@ -1,0 +1,55 @@
+"""The online loop: what was shown and what customers did about it.
+
+Attribution of events to impressions, online metrics per version, variant and day, A/B and A/A
+experiments with confidence intervals and significance tests. It reads the store and sits above
+the pipeline and evaluation; the service and the command line use it.
+"""
+
+from __future__ import annotations
+
+from shoprec.online.attribution import AttributionConfig, attribute
+from shoprec.online.experiments import (
+    EXPERIMENT_KIND,
+    Experiment,
+    ExperimentConflictError,
+    ExperimentNotFoundError,
+    Variant,
+    assignment_point,
+    get_experiment,
+    list_experiments,
+    running_experiment,
+    start_experiment,
+    stop_experiment,
+)
+from shoprec.online.measurement import (
+    METRICS,
+    RateEstimate,
+    VariantComparison,
+    attributed_impressions,
+    compare_variants,
+    online_metrics,
+    summarise,
+)
+
+__all__ = [
+    "EXPERIMENT_KIND",
+    "METRICS",
+    "AttributionConfig",
+    "Experiment",
+    "ExperimentConflictError",
+    "ExperimentNotFoundError",
+    "RateEstimate",
+    "Variant",
+    "VariantComparison",
+    "assignment_point",
+    "attribute",
+    "attributed_impressions",
+    "compare_variants",
+    "get_experiment",
+    "list_experiments",
+    "online_metrics",
+    "running_experiment",
+    "start_experiment",
+    "stop_experiment",
+    "summarise",
+]
