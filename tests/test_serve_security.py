@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from postgres_support import PostgresServer, skip_reason
 from serve_support import Client, event
 from shoprec.serve import ServiceSettings, create_app
+from shoprec.store import SQLiteStore
 
 ADMIN, READ = "adm1n-k3y", "r3ad-k3y"
 OPEN_ROUTES = {("get", "/v1/health"), ("get", "/v1/health/ready")}
@@ -204,3 +207,66 @@ def test_every_corrupt_artifact_gets_422_naming_the_file_and_the_old_version_ser
     assert named in message, (kind, message)
     assert client.get("/v1/admin/version").json()["active"]["version"] == before
     assert client.post("/v1/recommendations", json={"user_id": "u1"}).status_code == 200
+
+
+# -- 4. store outages ------------------------------------------------------------------------------
+def assert_unavailable(response: Any) -> None:
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.json()["detail"] == "the event store is unavailable; retry later"
+
+
+def test_a_stopped_postgresql_gives_503_with_retry_after_and_recovery_is_automatic(
+    artifacts: dict[str, Any],
+) -> None:
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer()
+    try:
+        server.start()
+        settings = ServiceSettings(pipeline=artifacts["a"], store_url=server.url)
+        with TestClient(create_app(settings)) as client:
+            assert client.post("/v1/events", json=event("pg-a", "p00001")).status_code == 201
+            cached = client.post("/v1/recommendations", json={"user_id": "pg-a"}).json()
+            server.stop()
+            assert_unavailable(client.post("/v1/events", json=event("pg-a", "p00002")))
+            batch = {"events": [event("pg-b", "p00002")]}
+            assert_unavailable(client.post("/v1/events/batch", json=batch))
+            assert_unavailable(client.post("/v1/recommendations", json={"user_id": "pg-new"}))
+            assert_unavailable(client.get("/v1/users/pg-new/portrait"))
+            assert_unavailable(client.delete("/v1/users/pg-a"))
+            assert client.get("/v1/health/ready").status_code == 503
+            again = client.post("/v1/recommendations", json={"user_id": "pg-a"})  # cached
+            assert again.status_code == 200 and again.json()["items"] == cached["items"]
+            server.start()
+            assert client.get("/v1/health/ready").status_code == 200
+            assert client.post("/v1/events", json=event("pg-a", "p00002")).status_code == 201
+            assert client.post("/v1/recommendations", json={"user_id": "pg-new"}).status_code == 200
+            portrait = client.get("/v1/users/pg-a/portrait").json()
+            assert portrait["event_counts"] == {"view": 2}  # nothing half-written in the outage
+    finally:
+        server.remove()
+
+
+def test_a_locked_or_read_only_sqlite_gives_503(artifacts: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    store = SQLiteStore(path, busy_timeout_ms=100)
+    try:
+        app = create_app(ServiceSettings(pipeline=artifacts["a"]), store=store)
+        with TestClient(app) as client:
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+            assert_unavailable(client.post("/v1/events", json=event("lock", "p00001")))
+            other.execute("ROLLBACK")
+            other.close()
+            assert client.post("/v1/events", json=event("lock", "p00001")).status_code == 201
+            store._writer.execute(
+                "PRAGMA query_only = ON"
+            )  # writes now fail as on a read-only disk
+            assert_unavailable(client.post("/v1/events", json=event("lock", "p00002")))
+            assert_unavailable(client.delete("/v1/users/lock"))
+            store._writer.execute("PRAGMA query_only = OFF")
+            assert client.get("/v1/users/lock/portrait").json()["event_counts"] == {"view": 1}
+    finally:
+        store.close()

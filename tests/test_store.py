@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -18,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from postgres_support import PostgresServer, skip_reason
 from shoprec.data import Event, EventType, Item
 from shoprec.exceptions import ShoprecError, ValidationError
 from shoprec.store import (
@@ -29,63 +26,22 @@ from shoprec.store import (
     open_store,
 )
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 KINDS = ["memory", "sqlite", "postgres"]
 DURABLE_KINDS = ["sqlite", "postgres"]
-
-
-# -- a private PostgreSQL server for the session ------------------------------------------------
-def _as_postgres(args: list[str]) -> list[str]:
-    """``args`` run as the ``postgres`` OS user when we are root (initdb refuses root)."""
-    if os.geteuid() != 0:
-        return args
-    return ["runuser", "-u", "postgres", "--", *args]
-
-
-def _pg_skip_reason() -> str | None:
-    if not all((PG_BIN / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-        return f"PostgreSQL server binaries not found in {PG_BIN}"
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            return "running as root and there is no 'postgres' OS user to run the server as"
-        if shutil.which("runuser") is None:
-            return "running as root and 'runuser' is missing"
-    return None
-
-
-def _run(args: list[str]) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """URL of a throwaway PostgreSQL 15 server on 127.0.0.1 (trust auth), stopped at teardown."""
-    reason = _pg_skip_reason()
+    reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    # Not under pytest's tmp dir: its parents are private to root and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="shoprec-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", _free_port()
-    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
-    _run(_as_postgres([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"]))
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-    ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w"]
-    _run(_as_postgres([*ctl, "-o", options, "start"]))
+    server = PostgresServer()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        server.start()
+        yield server.url
     finally:
-        subprocess.run(_as_postgres([*ctl, "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 _schemas = iter(range(1, 1_000_000))

@@ -7,6 +7,7 @@ __all__ = [
     "DatasetNotFoundError",
     "NotFittedError",
     "ShoprecError",
+    "StoreUnavailableError",
     "ValidationError",
 ]
 
@@ -64,3 +65,8 @@ class DatasetNotFoundError(ShoprecError, FileNotFoundError):
 
 class ArtifactError(ShoprecError):
     """A saved model or pipeline directory is missing, incomplete or incompatible."""
+
+
+class StoreUnavailableError(ShoprecError):
+    """The event store cannot answer now (server down, database locked, disk read-only or
+    full); nothing was written. Retrying later may succeed (HTTP 503 with ``Retry-After``)."""

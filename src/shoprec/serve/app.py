@@ -5,7 +5,8 @@ requests and call :class:`~shoprec.serve.state.ServingState` (recommendations th
 :class:`~shoprec.serve.batching.MicroBatcher`, which computes concurrent ones together), and
 library errors map to HTTP answers (``ValidationError`` 422 with the row and field,
 ``NotFoundError`` 404, a bad artifact 422, a missing previous version 409, more waiting
-recommendation requests than the service admits 503). Request bodies above ``max_body_bytes``
+recommendation requests than the service admits 503, the store unavailable 503 with
+``Retry-After``). Request bodies above ``max_body_bytes``
 get 413 before they are parsed.
 """
 
@@ -21,7 +22,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
+from shoprec.exceptions import (
+    ArtifactError,
+    NotFittedError,
+    StoreUnavailableError,
+    ValidationError,
+)
 from shoprec.pipeline import Pipeline
 from shoprec.serve.access import require_read
 from shoprec.serve.batching import MicroBatcher, OverloadedError
@@ -201,6 +207,15 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             content={"detail": str(error)},
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(StoreUnavailableError)
+    async def store_down(request: Request, error: StoreUnavailableError) -> JSONResponse:
+        retry = request.app.state.settings.store_retry_after_s
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": "the event store is unavailable; retry later"},
+            headers={"Retry-After": str(retry)},
         )
 
     @app.exception_handler(NotFittedError)

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
         Most open connections or requests in progress for ``shoprec serve``; beyond it uvicorn
         answers 503 at once, before parsing, so an overloaded process keeps serving what it
         admits instead of slowing down for everyone.
+    store_retry_after_s
+        The ``Retry-After`` of a 503 while the event store is unavailable (a PostgreSQL
+        restart takes a few seconds).
     """
 
     model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="ignore")
@@ -75,6 +78,7 @@ class ServiceSettings(BaseSettings):
     max_batch_requests: int = Field(default=16, ge=1)
     max_waiting_requests: int = Field(default=64, ge=1)
     max_concurrency: int = Field(default=128, ge=1)
+    store_retry_after_s: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Self:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shoprec.data.schema import Catalog, Event, EventType, Item
-from shoprec.exceptions import ShoprecError, ValidationError
+from shoprec.exceptions import ShoprecError, StoreUnavailableError, ValidationError
 from shoprec.pipeline import Pipeline, Recommendation, Request
 from shoprec.profiles import PortraitConfig, UserPortrait
 from shoprec.rerank import BusinessRules
@@ -387,7 +387,11 @@ class ServingState:
     def close(self) -> None:
         """Save the changed portraits (the store stays open: it belongs to the caller)."""
         with self._user_lock:
-            saved = self._portraits.flush()
+            try:
+                saved = self._portraits.flush()
+            except StoreUnavailableError:  # they are rebuilt from the events when next read
+                logger.warning("the store is unavailable; changed portraits were not saved")
+                return
         logger.debug("saved %d portraits", saved)
 
     def check_store(self) -> None:

@@ -10,18 +10,21 @@ tailing with ``seq > last_seen`` never skips an event that commits late.
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
-from shoprec.exceptions import ShoprecError
+from shoprec.exceptions import ShoprecError, StoreUnavailableError
 from shoprec.store._online_sql import ONLINE_SCHEMA, _OnlineSQL
 from shoprec.store._records import EventRow, ItemRow
 from shoprec.store.base import AppendResult, EventStore
 
 __all__: list[str] = []
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
@@ -92,6 +95,15 @@ class _Pool:
         for conn in idle:
             conn.close()
 
+    def discard_idle(self) -> None:
+        """Close the idle connections: after one failed for want of a server, the others are
+        likely dead too, and one failed request is better than one per pooled connection."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with suppress(Exception):  # closing a dead connection may complain; it is gone
+                conn.close()
+
 
 class _SQLStore(_OnlineSQL, EventStore):
     """:class:`EventStore` hooks in SQL; subclasses supply connections and dialect details."""
@@ -111,6 +123,28 @@ class _SQLStore(_OnlineSQL, EventStore):
     def _sql(self, text: str) -> str:
         """``text`` in the driver's placeholder style (written with ``?``)."""
         return text
+
+    def _unavailable(self, error: Exception) -> bool:
+        """Whether ``error`` means the database cannot answer now (rather than a bug or bad
+        input): the backends name their outage errors."""
+        return False
+
+    def _after_outage(self) -> None:
+        """Called once per outage error (e.g. to drop pooled connections)."""
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Raise outage errors of the driver as :class:`StoreUnavailableError` (HTTP 503)."""
+        try:
+            yield
+        except Exception as error:
+            if isinstance(error, StoreUnavailableError) or not self._unavailable(error):
+                raise
+            self._after_outage()
+            logger.warning("event store unavailable: %s", type(error).__name__)
+            raise StoreUnavailableError(
+                f"the event store is unavailable ({type(error).__name__}); retry later"
+            ) from error
 
     def _create_schema(self, cur: Any) -> None:
         for statement in (*_SCHEMA, *ONLINE_SCHEMA):

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 # Serialises concurrent schema creation (CREATE TABLE IF NOT EXISTS races in PostgreSQL).
 _SCHEMA_LOCK = 0x5E0C_0001
+_CONNECT_TIMEOUT_S = 5
 
 
 class PostgresStore(_SQLStore):
@@ -68,20 +69,38 @@ class PostgresStore(_SQLStore):
     def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
 
-        return psycopg.connect(self.conninfo, autocommit=True)
+        # Without a connect_timeout libpq waits for the OS (minutes) on an unreachable host;
+        # requests would hang instead of getting a 503.
+        if "connect_timeout" in self.conninfo:
+            return psycopg.connect(self.conninfo, autocommit=True)
+        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with (
+            self._guarded(),
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor() as cur,
+        ):
             yield cur
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.cursor() as cur:
+        with self._guarded(), self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
+
+    def _unavailable(self, error: Exception) -> bool:
+        import psycopg
+
+        # connection refused or lost, server shutting down, disk full, statement cancelled
+        return isinstance(error, psycopg.OperationalError)
+
+    def _after_outage(self) -> None:
+        self._pool.discard_idle()
 
     def close(self) -> None:
         """Close every idle connection (busy ones close when their call returns)."""

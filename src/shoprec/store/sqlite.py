@@ -6,7 +6,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
 _BUSY_TIMEOUT_MS = 10_000  # waits for another process's write lock before failing
+# Primary result codes that mean "cannot answer now", not a bug: BUSY, LOCKED, NOMEM, READONLY,
+# IOERR, FULL, CANTOPEN, PROTOCOL (https://sqlite.org/rescode.html).
+_OUTAGE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
 
 
 class SQLiteStore(_SQLStore):
@@ -29,6 +32,9 @@ class SQLiteStore(_SQLStore):
     path
         The database file (created with its tables if missing), or ``":memory:"`` for a
         private in-memory database that dies with the store.
+    busy_timeout_ms
+        How long a write waits for another process's lock before the store reports itself
+        unavailable (:class:`~shoprec.exceptions.StoreUnavailableError`).
 
     Notes
     -----
@@ -36,13 +42,14 @@ class SQLiteStore(_SQLStore):
     transaction; SQLite admits one writer at a time anyway, and queueing on a Python lock avoids
     its busy-retry sleeps. Reads use a small pool of further connections: in WAL mode readers see
     the last commit and neither block nor wait for the writer. Another process may open the same
-    file; its writes wait up to 10 s for the lock.
+    file; its writes wait up to ``busy_timeout_ms`` (10 s) for the lock.
     """
 
     _seq_type = "INTEGER"  # INTEGER PRIMARY KEY is the rowid itself: no second index
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
         self.path = str(path)
+        self.busy_timeout_ms = int(busy_timeout_ms)
         self._shared = self.path == MEMORY  # an in-memory database exists on one connection only
         if not self._shared:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +67,7 @@ class SQLiteStore(_SQLStore):
     def _connect(self, *, wal: bool = False) -> sqlite3.Connection:
         # isolation_level=None: the module issues no implicit BEGIN; transactions are explicit.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         if wal:  # a property of the file, set once by the writer; readers find it set
             conn.execute("PRAGMA journal_mode = WAL")
         # FULL syncs the WAL at every commit: with NORMAL a commit survives a killed process but
@@ -70,7 +77,7 @@ class SQLiteStore(_SQLStore):
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        with self._lock:
+        with self._guarded(), self._lock:
             if self._closed:
                 raise ShoprecError("the store is closed")
             cur = self._writer.cursor()
@@ -79,20 +86,26 @@ class SQLiteStore(_SQLStore):
                 yield cur
             except BaseException:
                 if self._writer.in_transaction:  # some errors already rolled it back
-                    cur.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # a failing disk may refuse this too
+                        cur.execute("ROLLBACK")
                 raise
             cur.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
-        if self._shared:
-            with self._lock:
-                if self._closed:
-                    raise ShoprecError("the store is closed")
-                yield self._writer.cursor()
-            return
-        with self._readers.connection() as conn:
-            yield conn.cursor()
+        with self._guarded():
+            if self._shared:
+                with self._lock:
+                    if self._closed:
+                        raise ShoprecError("the store is closed")
+                    yield self._writer.cursor()
+                return
+            with self._readers.connection() as conn:
+                yield conn.cursor()
+
+    def _unavailable(self, error: Exception) -> bool:
+        code = getattr(error, "sqlite_errorcode", None)
+        return isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in _OUTAGE
 
     def close(self) -> None:
         """Close every connection; later calls raise :class:`~shoprec.exceptions.ShoprecError`."""
