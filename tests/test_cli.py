@@ -37,7 +37,7 @@ def ingest_args(events: Path, catalog: Path, out: Path) -> list[str]:
         "ingest",
         "--events", str(events), "--catalog", str(catalog),
         "--map", "user_id=CustomerID", "--map", "item_id=SKU", "--map", "timestamp=OrderDate",
-        "--event-type", "purchase",
+        "--event-type", "purchase", "--split", "temporal",
         "--item-map", "item_id=SKU", "--item-map", "title=Name", "--item-map", "brand=Maker",
         "--out", str(out),
     ]  # fmt: skip

@@ -49,7 +49,7 @@ def ingest(events: Path, catalog: Path | None, out: Path, **options: object) -> 
         event_mapping=EVENT_MAP,
         item_mapping=ITEM_MAP,
         default_event_type="purchase",
-        **options,  # type: ignore[arg-type]
+        **{"split": "temporal", **options},  # type: ignore[arg-type]
     )
 
 
@@ -127,9 +127,13 @@ def test_all_rows_rejected_is_an_error(tmp_path: Path) -> None:
     events = tmp_path / "e.csv"
     events.write_text("Customer,SKU,Date\n,p1,2024-01-01\n")
     out = tmp_path / "shop"
-    with pytest.raises(ValidationError, match="no valid events to store"):
+    with pytest.raises(ValidationError, match="no valid events to store") as caught:
         ingest(events, None, out, lenient=True)
     assert not out.exists()
+    # the error names the rejected rows' file, and that file exists for the user to read
+    kept = tmp_path / "shop.events.rejects.csv"
+    assert str(kept) in str(caught.value)
+    assert pd.read_csv(kept, dtype=str)["_field"].tolist() == ["user_id"]
 
 
 def test_order_only_events_use_leave_one_out(tmp_path: Path) -> None:
@@ -150,7 +154,10 @@ def test_reingest_replaces_but_foreign_directories_are_kept(
 ) -> None:
     out = tmp_path / "shop"
     ingest(orders, None, out)
-    ingest(orders, products, out)
+    with pytest.raises(ArtifactError, match=r"already holds an ingested dataset.*--overwrite"):
+        ingest(orders, products, out)  # re-ingesting never replaces a dataset unasked
+    assert load_ingested(out).catalog.item("p2").title == "p2"
+    ingest(orders, products, out, overwrite=True)
     assert load_ingested(out).catalog.item("p2").title == "Product 2"
 
     foreign = tmp_path / "docs"
@@ -186,3 +193,60 @@ def test_load_ingested_errors(orders: Path, tmp_path: Path) -> None:
     (out / "manifest.json").write_text("{broken")
     with pytest.raises(ArtifactError, match="unreadable"):
         load_ingested(out)
+
+
+def test_split_is_chosen_never_guessed(orders: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"--split temporal .* or --split loo"):
+        ingest(orders, None, tmp_path / "unchosen", split=None)
+    assert not (tmp_path / "unchosen").exists()
+    ingest(orders, None, tmp_path / "loo", split="loo")
+    dataset = load_ingested(tmp_path / "loo")
+    assert dataset.split.protocol == "loo"
+    assert json.loads((tmp_path / "loo" / "manifest.json").read_text())["split"] == "loo"
+    # one user's last event is their test target, whatever the timestamps say
+    assert len(dataset.split.test) == 8
+    assert load_ingested(tmp_path / "loo", split="temporal").split.protocol == "temporal"
+
+
+def test_temporal_split_of_order_only_events_is_refused(tmp_path: Path) -> None:
+    events = tmp_path / "e.csv"
+    events.write_text("user_id,item_id\n" + "".join(f"u{i % 3},i{i}\n" for i in range(12)))
+    with pytest.raises(ValidationError, match="split 'temporal' needs timestamps"):
+        ingest_files(events, out=tmp_path / "s", default_event_type="view", split="temporal")
+
+
+def test_legacy_dataset_without_a_recorded_split_warns(
+    orders: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "shop"
+    ingest(orders, None, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["split"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level("WARNING"):
+        assert load_ingested(out).split.protocol == "temporal"
+    assert "does not record its split" in caplog.text
+
+
+def test_catalog_from_the_events_file_keeps_each_items_first_row(tmp_path: Path) -> None:
+    lines = ["Customer,SKU,Name,Price,Date"]
+    for user in range(4):
+        for day in range(3):
+            sku = (user + day) % 5
+            lines.append(f"c{user},p{sku},Product {sku} v{user},{sku + 0.5},2024-03-0{day + 1}")
+    orders = tmp_path / "order_lines.csv"
+    orders.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "shop"
+    reports = ingest_files(
+        orders,
+        orders,
+        out=out,
+        event_mapping=EVENT_MAP,
+        item_mapping={"item_id": "SKU", "title": "Name", "price": "Price"},
+        default_event_type="purchase",
+        split="loo",
+    )
+    assert reports[0].rows_loaded == 5 and reports[0].rows_rejected == 0
+    catalog = load_ingested(out).catalog
+    assert catalog.item("p1").title == "Product 1 v0"  # the first line naming p1
+    assert catalog.item("p4").price == 4.5

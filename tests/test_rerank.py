@@ -431,3 +431,18 @@ def test_reranker_needs_embeddings_and_popularity_for_its_config(catalog: Catalo
     assert error.value.field == "embeddings_by_row"
     ids, _ = Reranker(RerankConfig(), attributes).rerank(IDS, SCORES, k=1)
     assert ids.tolist() == ["h1"]
+
+
+def test_in_stock_attribute_marks_items_out_of_stock() -> None:
+    values = {"a": "0", "b": "false", "c": "12", "d": "No", "e": "yes", "f": None, "g": "-1"}
+    items = [
+        Item(item_id, item_id, attributes={} if value is None else {"in_stock": value})
+        for item_id, value in values.items()
+    ]
+    attributes = ItemAttributes.from_catalog(Catalog.from_items(items), out_of_stock=["e"])
+    gone = sorted(attributes.item_ids[~attributes.in_stock])
+    assert gone == ["a", "b", "d", "e", "g"]
+    kept = keep_mask(attributes, np.arange(len(items)), BusinessRules())
+    assert sorted(attributes.item_ids[kept]) == ["c", "f"]
+    allowed = keep_mask(attributes, np.arange(len(items)), BusinessRules(allow_out_of_stock=True))
+    assert allowed.all()

@@ -306,7 +306,8 @@ def test_cli_pretrain_then_adapt(sources: list[Dataset], target: Dataset, tmp_pa
     runner = CliRunner()
     shop = tmp_path / "shop"
     args = ["--events", str(tmp_path / "events.csv"), "--catalog", str(tmp_path / "items.csv")]
-    assert runner.invoke(main, ["ingest", *args, "--out", str(shop)]).exit_code == 0
+    ingest = ["ingest", *args, "--split", "temporal", "--out", str(shop)]
+    assert runner.invoke(main, ingest).exit_code == 0
     params = [f"--param={k}={json.dumps(v)}" for k, v in {**SMALL, "max_epochs": 2}.items()]
     result = runner.invoke(
         main,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArtifactError",
+    "ConfigError",
     "DatasetNotFoundError",
     "NotFittedError",
     "ShoprecError",
@@ -70,3 +71,8 @@ class ArtifactError(ShoprecError):
 class StoreUnavailableError(ShoprecError):
     """The event store cannot answer now (server down, database locked, disk read-only or
     full); nothing was written. Retrying later may succeed (HTTP 503 with ``Retry-After``)."""
+
+
+class ConfigError(ShoprecError, ValueError):
+    """A ``shoprec.toml`` is missing, malformed, or has an unknown or mistyped key; the message
+    names the file and the key."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 # Importing the command modules registers their commands on the group.
 from shoprec.cli import (  # noqa: F401
     data_commands,
+    init_command,
     model_commands,
     pipeline_commands,
     serve_commands,

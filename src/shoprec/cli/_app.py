@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DATASET",
+    "SPLIT_OPTION",
     "from_store_options",
     "load_source",
     "main",
@@ -93,25 +94,34 @@ def from_store_options(command: Any) -> Any:
     )(command)
 
 
-def load_source(source: str, data_dir: Path | None) -> Dataset:
+def load_source(source: str, data_dir: Path | None, split: str | None = None) -> Dataset:
     """A named dataset, a directory written by ``shoprec ingest``, ``synthetic``, or, when the
-    command was given ``--from-store URL`` (or ``source`` is a store URL), the store's events."""
+    command was given ``--from-store URL`` (or ``source`` is a store URL), the store's events;
+    split under ``split`` (``loo``/``temporal``) instead of its standard protocol when given."""
     from shoprec.data.datasets import load_dataset
-    from shoprec.data.local import load_ingested
     from shoprec.data.synthetic import make_synthetic_shop
 
     ctx = click.get_current_context(silent=True)
     options = (ctx.obj if ctx is not None else None) or {}
     url = options.get("from_store") or (source if "://" in source else None)
     if url is not None:
-        return _store_dataset(url, options.get("since"))
+        stored = _store_dataset(url, options.get("since"))
+        return stored if split is None else stored.with_split(split)
     if options.get("since") is not None:
         raise click.BadParameter("--since needs --from-store", param_hint="--since")
     if source == "synthetic":
-        return make_synthetic_shop()
-    if Path(source).is_dir():
-        return load_ingested(Path(source))
-    return load_dataset(source, data_dir=data_dir, progress=True)
+        shop = make_synthetic_shop()
+        return shop if split is None else shop.with_split(split)
+    return load_dataset(source, data_dir=data_dir, progress=True, split=split)
+
+
+SPLIT_OPTION = click.option(
+    "--split",
+    type=click.Choice(["loo", "temporal"]),
+    default=None,
+    help="Split the events this way (loo: each user's last event is the test target; temporal: "
+    "one global cut in time) instead of the dataset's own split.",
+)
 
 
 def _store_dataset(url: str, since: str | None) -> Dataset:
@@ -135,14 +145,40 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SHOPREC_CONFIG",
+    help="Settings file (env SHOPREC_CONFIG; default ./shoprec.toml if present); flags win.",
+)
+@click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="SHOPREC_DATA_DIR",
-    help="Where named datasets live (env SHOPREC_DATA_DIR; default ~/.cache/shoprec/data).",
+    help="Where named datasets live (env SHOPREC_DATA_DIR, else [data] dir of shoprec.toml or "
+    "of the environment's site file, else ~/.cache/shoprec/data; see `shoprec datasets`).",
 )
 @click.pass_context
-def main(ctx: click.Context, verbose: int, data_dir: Path | None) -> None:
-    """shoprec: recommendations for online shops from catalog text and customer behaviour."""
+def main(ctx: click.Context, verbose: int, config_path: Path | None, data_dir: Path | None) -> None:
+    """shoprec: recommendations for online shops from catalog text and customer behaviour.
+
+    Settings come from flags, then ./shoprec.toml (or --config; `shoprec init` writes one),
+    then the built-in defaults."""
+    from shoprec.cli._defaults import command_defaults
+    from shoprec.config import load_config
+
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"data_dir": data_dir}
+    try:
+        config = load_config(config_path)
+    except ShoprecError as error:
+        click.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(2)
+    origin = {
+        click.core.ParameterSource.COMMANDLINE: "--data-dir",
+        click.core.ParameterSource.ENVIRONMENT: "$SHOPREC_DATA_DIR",
+    }.get(ctx.get_parameter_source("data_dir"))  # type: ignore[arg-type]
+    if data_dir is None and config.data.dir is not None and config.path is not None:
+        data_dir, origin = Path(config.data.dir), f"[data] dir in {config.path}"
+    ctx.obj = {"data_dir": data_dir, "data_dir_origin": origin, "config": config}
+    ctx.default_map = command_defaults(ctx.command, config)

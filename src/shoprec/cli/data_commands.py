@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from shoprec.cli._app import main
+from shoprec.cli._app import SPLIT_OPTION, main
 
 
 @main.command()
@@ -41,6 +41,8 @@ from shoprec.cli._app import main
 @click.option(
     "--lenient", is_flag=True, help="Write bad rows to a rejects file instead of failing."
 )
+@SPLIT_OPTION
+@click.option("--overwrite", is_flag=True, help="Replace an existing ingested dataset at --out.")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -54,34 +56,53 @@ def ingest(
     item_mapping: tuple[str, ...],
     event_type: str | None,
     lenient: bool,
+    split: str | None,
+    overwrite: bool,
     out: Path,
 ) -> None:
-    """Validate and store a shop's events (and catalog) as a dataset directory."""
+    """Validate and store a shop's events (and catalog) as a dataset directory.
+
+    --split is required when the events have timestamps (see docs/data-format.md)."""
     from shoprec.data.local import ingest_files
 
     reports = ingest_files(
         events_path,
         catalog_path,
         out=out,
-        event_mapping=dict(p.split("=", 1) for p in mapping),
-        item_mapping=dict(p.split("=", 1) for p in item_mapping),
+        event_mapping=_mapping(mapping, "--map"),
+        item_mapping=_mapping(item_mapping, "--item-map"),
         default_event_type=event_type,
         lenient=lenient,
+        split=split,
+        overwrite=overwrite,
         progress=True,
     )
     for report in reports:
         click.echo(report.summary())
-    click.echo(f"dataset written to {out}")
+    chosen = split or "loo (the events have no timestamps)"
+    click.echo(f"dataset written to {out}; split for evaluation: {chosen}")
 
 
 @main.command()
 @click.pass_context
 def datasets(ctx: click.Context) -> None:
     """List the named datasets and whether they are present in the data directory."""
-    from shoprec.data.datasets import DATASETS, available_datasets, resolve_data_dir
+    from shoprec.data.datasets import DATASETS, available_datasets, data_dir_origin
 
     present = set(available_datasets(ctx.obj["data_dir"]))
-    click.echo(f"data directory: {resolve_data_dir(ctx.obj['data_dir'])}")
+    root, origin = data_dir_origin(ctx.obj["data_dir"])
+    origin = ctx.obj["data_dir_origin"] or origin
+    click.echo(f"data directory: {root} ({origin}; change it with --data-dir or SHOPREC_DATA_DIR)")
     for name, spec in DATASETS.items():
         mark = "present" if name in present else "missing"
         click.echo(f"  {name:<36} {mark:<8} {spec.description}")
+
+
+def _mapping(pairs: tuple[str, ...], flag: str) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field or not column:
+            raise click.BadParameter(f"expected FIELD=COLUMN, got {pair!r}", param_hint=flag)
+        mapping[field] = column
+    return mapping

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import click
 
 from shoprec.cli._app import (
     DEFAULT_DATASET,
+    SPLIT_OPTION,
     from_store_options,
     load_source,
     main,
@@ -32,6 +34,7 @@ from shoprec.cli._app import (
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="random_state for stochastic models."
 )
+@SPLIT_OPTION
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -40,7 +43,13 @@ from shoprec.cli._app import (
 )
 @click.pass_context
 def train(
-    ctx: click.Context, dataset: str, model_name: str, params: tuple[str, ...], seed: int, out: Path
+    ctx: click.Context,
+    dataset: str,
+    model_name: str,
+    params: tuple[str, ...],
+    seed: int,
+    split: str | None,
+    out: Path,
 ) -> None:
     """Fit a model on a dataset's training split and save it."""
     from shoprec.models import create_recommender
@@ -53,7 +62,7 @@ def train(
     defaults = {"random_state": seed, "progress": True}  # --param wins over both
     extra = {key: value for key, value in defaults.items() if key in accepted}
     model = create_recommender(model_name, **{**extra, **given})
-    data = load_source(dataset, ctx.obj["data_dir"])
+    data = load_source(dataset, ctx.obj["data_dir"], split)
     click.echo(f"training {model_name} on {data.name}: {data.split}")
     model.fit(data.split.train, data.catalog, validation=data.split.valid)
     model.save(out)
@@ -71,14 +80,18 @@ def train(
     type=click.Path(file_okay=False, path_type=Path),
     help="Write report.json and report.html here.",
 )
+@SPLIT_OPTION
 @click.pass_context
-def evaluate(ctx: click.Context, model_dir: Path, dataset: str, report: Path | None) -> None:
-    """Evaluate a saved model on a dataset's test split (full ranking)."""
+def evaluate(
+    ctx: click.Context, model_dir: Path, dataset: str, report: Path | None, split: str | None
+) -> None:
+    """Evaluate a saved model on a dataset's test split (full ranking; use the split the model
+    was trained on)."""
     from shoprec.evaluation import evaluate as run_evaluation
     from shoprec.evaluation import format_table
     from shoprec.models import Recommender
 
-    data = load_source(dataset, ctx.obj["data_dir"])
+    data = load_source(dataset, ctx.obj["data_dir"], split)
     model = Recommender.load(model_dir)
     result = run_evaluation(model, data.split, catalog=data.catalog, progress=True)
     click.echo(format_table([result]))
@@ -146,6 +159,7 @@ def models() -> None:
 @click.option(
     "--encoder", default="onnx", show_default=True, help="Item text encoder of the pipeline."
 )
+@SPLIT_OPTION
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -154,6 +168,7 @@ def demo(
     out: Path,
     seed: int,
     encoder: str,
+    split: str | None,
 ) -> None:
     """Train and evaluate the baselines on the default dataset, write the report, then build
     the recommendation pipeline around the best one and show explained lists."""
@@ -171,7 +186,7 @@ def demo(
                 fg="yellow",
             )
             dataset = "synthetic"
-    data = load_source(dataset or "store", ctx.obj["data_dir"])
+    data = load_source(dataset or "store", ctx.obj["data_dir"], split)
     click.echo(f"dataset {data.name}: {len(data.catalog)} items, {data.split}")
     chosen = None if model_names is None else [m.strip() for m in model_names.split(",")]
     models = baseline_models(chosen, random_state=seed, progress=True)
@@ -185,10 +200,10 @@ def demo(
     click.echo(format_table(results))
     _write_reports(results, out, data, train_s={run.name: run.train_s for run in runs})
     best = max(runs, key=lambda run: run.result.metrics["ndcg@10"])
-    _demo_pipeline(best, data, out / "pipeline", encoder)
+    _demo_pipeline(best, data, out / "pipeline", encoder, dataset or data.name)
 
 
-def _demo_pipeline(best: Any, data: Any, out: Path, encoder: str) -> None:
+def _demo_pipeline(best: Any, data: Any, out: Path, encoder: str, dataset: str) -> None:
     """Build the full pipeline around the best model and show three users' explained lists."""
     from shoprec.pipeline import Pipeline, PipelineConfig, Request
     from shoprec.rerank import RerankConfig
@@ -197,7 +212,8 @@ def _demo_pipeline(best: Any, data: Any, out: Path, encoder: str) -> None:
     config = PipelineConfig(encoder=encoder, rerank=RerankConfig(method="mmr", diversity=0.2))
     pipeline = Pipeline(config, progress=True)
     pipeline.fit(data.split.train, data.catalog, validation=data.split.valid, model=best.model)
-    pipeline.record_metrics({"dataset": data.name, **best.result.metrics})
+    source = str(Path(dataset).resolve()) if Path(dataset).is_dir() else dataset
+    pipeline.record_metrics({"dataset": data.name, "source": source, **best.result.metrics})
     pipeline.save(out)
     past = data.split.train_valid.frame
     users = past["user_id"].value_counts()
@@ -210,7 +226,33 @@ def _demo_pipeline(best: Any, data: Any, out: Path, encoder: str) -> None:
             title = data.catalog.item(rec.item_id).title[:55]
             reason = rec.explanation.reason if rec.explanation else ""
             click.echo(f"  {rank}. {title:<55}  {reason}")
-    click.echo(f"\npipeline saved to {out} (try `shoprec explain --pipeline {out} USER`)")
+    click.echo(f"\npipeline saved to {out}")
+    _next_steps(out, str(user))
+
+
+def _next_steps(pipeline: Path, user: str) -> None:
+    """What to try after the demo, runnable as printed from this directory."""
+    venv = Path(sys.prefix)
+    reach = (
+        f"source {_shown(venv / 'bin' / 'activate')}   (or `make shell`)"
+        if sys.prefix != sys.base_prefix
+        else "the `shoprec` command of this Python environment"
+    )
+    click.echo(
+        "\nNext steps (docs/getting-started.md walks through them with your own data):\n"
+        f"  1. reach the command line: {reach}\n"
+        f"  2. explained recommendations for a user: shoprec explain --pipeline {pipeline} {user}\n"
+        f"  3. serve them over HTTP: shoprec serve --pipeline {pipeline}\n"
+        "  4. your own shop: shoprec init --events orders.csv --catalog products.csv"
+    )
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _write_reports(

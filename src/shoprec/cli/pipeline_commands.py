@@ -8,7 +8,14 @@ from typing import Any, cast
 
 import click
 
-from shoprec.cli._app import DEFAULT_DATASET, from_store_options, load_source, main, parse_params
+from shoprec.cli._app import (
+    DEFAULT_DATASET,
+    SPLIT_OPTION,
+    from_store_options,
+    load_source,
+    main,
+    parse_params,
+)
 
 _DATASET = click.option(
     "--dataset",
@@ -38,8 +45,19 @@ _PIPELINE = click.option(
     help="Diversification method.",
 )
 @click.option("--diversity", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--max-per-category", type=click.IntRange(min=1), default=None)
-@click.option("--novelty", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option(
+    "--max-per-category", type=click.IntRange(min=1), default=None, help="At most N per category."
+)
+@click.option(
+    "--max-per-brand", type=click.IntRange(min=1), default=None, help="At most N per brand."
+)
+@click.option(
+    "--novelty",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Weight of the long-tail boost.",
+)
 @click.option(
     "--ranker",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -49,6 +67,7 @@ _PIPELINE = click.option(
     "--encoder", default="onnx", show_default=True, help="Item text encoder (see `shoprec encode`)."
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@SPLIT_OPTION
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.pass_context
 def build(
@@ -59,10 +78,12 @@ def build(
     rerank: str,
     diversity: float,
     max_per_category: int | None,
+    max_per_brand: int | None,
     novelty: float,
     ranker: Path | None,
     encoder: str,
     seed: int,
+    split: str | None,
     out: Path,
 ) -> None:
     """Fit a recommendation pipeline on a dataset, evaluate its model, save it to OUT."""
@@ -76,14 +97,15 @@ def build(
         model_params=parse_params(params),
         encoder=encoder,
         rerank=RerankConfig(method=rerank, diversity=diversity, novelty_weight=novelty,
-                            caps=Caps(max_per_category=max_per_category)),
+                            caps=Caps(max_per_category=max_per_category,
+                                      max_per_brand=max_per_brand)),
     )  # fmt: skip
-    data = load_source(dataset, ctx.obj["data_dir"])
+    data = load_source(dataset, ctx.obj["data_dir"], split)
     click.echo(f"building a {model_name} pipeline on {data.name}: {data.split}")
     pipeline = Pipeline(config, random_state=seed, progress=True)
     pipeline.fit(data.split.train, data.catalog, validation=data.split.valid)
     result = evaluate(pipeline.model_, data.split, catalog=data.catalog, progress=True)
-    pipeline.record_metrics({"dataset": data.name, **result.metrics})
+    pipeline.record_metrics({"dataset": data.name, "source": _source(dataset), **result.metrics})
     if ranker is not None:
         pipeline.attach_ranker(OnnxCTRRanker(ranker))
     pipeline.save(out)
@@ -104,6 +126,7 @@ def build(
 @click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--max-length", type=click.IntRange(min=16), default=96, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@SPLIT_OPTION
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.pass_context
 def train_ranker(
@@ -115,6 +138,7 @@ def train_ranker(
     epochs: int,
     max_length: int,
     seed: int,
+    split: str | None,
     out: Path,
 ) -> None:
     """Fine-tune the CTR cross-encoder on validation-period pairs; save it and its ONNX export."""
@@ -123,7 +147,7 @@ def train_ranker(
     from shoprec.text.item_text import item_texts
     from shoprec.text.registry import encode_texts
 
-    data = load_source(dataset, ctx.obj["data_dir"])
+    data = load_source(dataset, ctx.obj["data_dir"], split)
     model_dir = retriever / "model" if (retriever / "model").is_dir() else retriever
     model = Recommender.load(model_dir)
     vectors = encode_texts("onnx", item_texts(data.catalog), progress=True)
@@ -138,9 +162,27 @@ def train_ranker(
     click.echo(f"ranker saved to {out} (ONNX export in {out / 'onnx'})")
 
 
+def _source(dataset: str) -> str:
+    """How to find ``dataset`` again from anywhere: a directory's absolute path, else the name."""
+    return str(Path(dataset).resolve()) if Path(dataset).is_dir() else dataset
+
+
+def _history_source(pipeline: Any, dataset: str | None) -> str:
+    """The dataset to read users' histories from: the flag, else the one the pipeline was built
+    on (recorded by `shoprec build` and the demo), else the default dataset."""
+    if dataset is not None:
+        return dataset
+    metrics = pipeline.metrics_
+    return str(metrics.get("source") or metrics.get("dataset") or DEFAULT_DATASET)
+
+
 @main.command()
 @_PIPELINE
-@_DATASET
+@click.option(
+    "--dataset",
+    default=None,
+    help="Where users' histories come from (default: the dataset the pipeline was built on).",
+)
 @from_store_options
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--diversity", type=click.FloatRange(0, 1), default=None)
@@ -150,7 +192,7 @@ def train_ranker(
 def explain(
     ctx: click.Context,
     pipeline_dir: Path,
-    dataset: str,
+    dataset: str | None,
     k: int,
     diversity: float | None,
     as_json: bool,
@@ -160,7 +202,8 @@ def explain(
     from shoprec.pipeline import Pipeline, Request
 
     pipeline = Pipeline.load(pipeline_dir)
-    frame = load_source(dataset, ctx.obj["data_dir"]).interactions.frame
+    source = _history_source(pipeline, dataset)
+    frame = load_source(source, ctx.obj["data_dir"]).interactions.frame
     requests = []
     for user in users:
         mine = frame[frame["user_id"] == user]

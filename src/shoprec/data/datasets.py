@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from shoprec.config import find_config, read_config, site_config_path
 from shoprec.data.adapters import (
     Step,
     _load_amazon2014_beauty,
@@ -25,6 +26,7 @@ from shoprec.data.adapters import (
     _load_movielens,
     _load_uci_online_retail,
 )
+from shoprec.data.dataset import Dataset
 from shoprec.data.fetch import (
     DATA_DIR_ENV,
     _missing_files,
@@ -33,7 +35,8 @@ from shoprec.data.fetch import (
     _unpack_movielens,
     _unpack_uci_online_retail,
 )
-from shoprec.data.schema import Catalog, Interactions
+from shoprec.data.local import load_ingested
+from shoprec.data.schema import Catalog
 from shoprec.data.splits import Split
 from shoprec.exceptions import DatasetNotFoundError
 
@@ -44,6 +47,7 @@ __all__ = [
     "DatasetSpec",
     "DownloadSource",
     "available_datasets",
+    "data_dir_origin",
     "load_dataset",
     "resolve_data_dir",
 ]
@@ -52,33 +56,6 @@ logger = logging.getLogger(__name__)
 
 Loader = Callable[[Path, Step], tuple[Catalog, Split]]
 """``loader(folder, step) -> (catalog, split)``: reads one dataset's files from ``folder``."""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A shop's catalog and its events, split for evaluation.
-
-    Attributes
-    ----------
-    name
-        The registry name (``amazon2014_beauty``), ``synthetic``, or an ingested directory's name.
-    catalog
-        Every item the events refer to (and possibly more: items without events).
-    split
-        Train / validation / test events under the dataset's standard protocol.
-    description
-        One line for listings and reports.
-    """
-
-    name: str
-    catalog: Catalog
-    split: Split
-    description: str = ""
-
-    @property
-    def interactions(self) -> Interactions:
-        """All events: train, validation and test together, in time order."""
-        return self.split.train_valid.concat(self.split.test)
 
 
 @dataclass(frozen=True)
@@ -232,10 +209,24 @@ DATASETS: dict[str, DatasetSpec] = {
 
 # -- finding and loading
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The data directory: ``data_dir``, else ``$SHOPREC_DATA_DIR``, else
-    ``~/.cache/shoprec/data``."""
-    chosen = data_dir or os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache/shoprec/data"
-    return Path(chosen).expanduser()
+    """The data directory: ``data_dir``, else ``$SHOPREC_DATA_DIR``, else ``[data] dir`` of the
+    configuration (``./shoprec.toml``, then the environment's site file written by
+    ``make install``), else ``~/.cache/shoprec/data``."""
+    return data_dir_origin(data_dir)[0]
+
+
+def data_dir_origin(data_dir: str | Path | None = None) -> tuple[Path, str]:
+    """:func:`resolve_data_dir` and where the choice came from, in words (for listings)."""
+    if data_dir:
+        return Path(data_dir).expanduser(), "given"
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser(), f"${DATA_DIR_ENV}"
+    for file in (find_config(), site_config_path()):
+        if file is not None and file.is_file():
+            configured = read_config(file).data.dir
+            if configured:
+                return Path(configured).expanduser(), f"[data] dir in {file}"
+    return Path.home() / ".cache/shoprec/data", "the default"
 
 
 def available_datasets(data_dir: str | Path | None = None) -> list[str]:
@@ -245,29 +236,34 @@ def available_datasets(data_dir: str | Path | None = None) -> list[str]:
 
 
 def load_dataset(
-    name: str,
+    name: str | Path,
     *,
     data_dir: str | Path | None = None,
     progress: bool = False,
     download: bool = True,
+    split: str | None = None,
 ) -> Dataset:
-    """Read a named dataset from the data directory, fetching it first when possible.
+    """Read a named dataset from the data directory (fetching it first when possible), or a
+    dataset directory written by ``shoprec ingest``.
 
     Parameters
     ----------
     name
-        A key of :data:`DATASETS`.
+        A key of :data:`DATASETS`, or the path of an ingested dataset directory.
     data_dir
         The data directory (see :func:`resolve_data_dir`).
     progress
         Show progress bars for downloading and loading.
     download
         Fetch a missing dataset from its official download, if it has one.
+    split
+        ``"loo"`` or ``"temporal"`` to split the events that way instead of the dataset's
+        standard protocol (an ingested dataset's standard is the split chosen at ingest).
 
     Returns
     -------
     Dataset
-        The catalog and the split under the dataset's standard protocol.
+        The catalog and the split.
 
     Raises
     ------
@@ -275,9 +271,13 @@ def load_dataset(
         The name is unknown, or the files are missing and cannot be fetched; the message says
         which files to put where and where they come from.
     """
+    if isinstance(name, Path) or (name not in DATASETS and Path(name).is_dir()):
+        return load_ingested(name, split=split)
     spec = DATASETS.get(name)
     if spec is None:
-        raise DatasetNotFoundError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
+        raise DatasetNotFoundError(
+            f"unknown dataset {name!r}: not a directory, and not one of {sorted(DATASETS)}"
+        )
     root = resolve_data_dir(data_dir)
     folder = root / spec.folder
     missing = _missing_files(spec, folder)
@@ -295,6 +295,7 @@ def load_dataset(
             bar.set_postfix_str(stage, refresh=False)
             bar.update()
 
-        catalog, split = spec.loader(folder, step)
-    logger.info("loaded %s: %d items, %r", name, len(catalog), split)
-    return Dataset(name=name, catalog=catalog, split=split, description=spec.description)
+        catalog, given = spec.loader(folder, step)
+    logger.info("loaded %s: %d items, %r", name, len(catalog), given)
+    dataset = Dataset(name=name, catalog=catalog, split=given, description=spec.description)
+    return dataset if split is None else dataset.with_split(split)

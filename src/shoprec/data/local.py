@@ -23,13 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shoprec._manifest import read_manifest
-from shoprec.data.datasets import Dataset
+from shoprec.config import SPLITS
+from shoprec.data.dataset import Dataset
 from shoprec.data.readers import IngestReport, read_catalog, read_events
 from shoprec.data.schema import EVENT_COLUMNS, ITEM_COLUMNS, Catalog, Interactions
-from shoprec.data.splits import auto_split
+from shoprec.data.splits import Split, auto_split, split_events
 from shoprec.exceptions import ArtifactError, DatasetNotFoundError, ValidationError
 
 __all__ = [
@@ -58,6 +60,8 @@ def ingest_files(
     item_mapping: Mapping[str, str] | None = None,
     default_event_type: str | None = None,
     lenient: bool = False,
+    split: str | None = None,
+    overwrite: bool = False,
     progress: bool = False,
 ) -> list[IngestReport]:
     """Validate a shop's events (and catalog) file and store them as a dataset directory.
@@ -70,16 +74,24 @@ def ingest_files(
     catalog_path
         Catalog file in the same formats (or ``.item``). Without one, a minimal catalog is made
         from the events' item ids (title = item id). With one, events on items missing from it
-        are bad rows.
+        are bad rows. It may be the events file itself (an order file with product columns):
+        then each item's first row describes it.
     out
-        The dataset directory to create. An existing empty directory or earlier ingested
-        dataset is replaced; any other existing path is refused.
+        The dataset directory to create. An existing empty directory is used; an earlier
+        ingested dataset is replaced only with ``overwrite=True``; any other path is refused.
     event_mapping, item_mapping
         shoprec field -> file column for each file.
     default_event_type
         Event type for rows without one.
     lenient
         Reject bad rows into ``*.rejects.csv`` in the dataset instead of failing on the first.
+    split
+        How the dataset is split for evaluation, recorded in its manifest: ``"temporal"`` (one
+        global cut in time) or ``"loo"`` (each user's last event is the test target). Required
+        when the events have timestamps, because positions exported as timestamps look the
+        same as real times; events without timestamps can only be split ``"loo"``.
+    overwrite
+        Replace an existing ingested dataset at ``out``.
     progress
         Show progress bars.
 
@@ -91,12 +103,17 @@ def ingest_files(
     Raises
     ------
     ValidationError
-        For bad rows (strict), missing columns, unreadable files or no valid events at all.
+        For bad rows (strict), missing columns, unreadable files, no valid events at all (the
+        rejected rows are then kept beside ``out`` and the message names the file), or a
+        missing or impossible ``split``.
     ArtifactError
-        When ``out`` exists and is not an ingested dataset or an empty directory.
+        When ``out`` exists and is not an empty directory, or is an ingested dataset and
+        ``overwrite`` is false.
     """
     out = Path(out)
-    _check_target(out)
+    if split is not None and split not in SPLITS:
+        raise ValidationError(f"unknown split {split!r}; choose from {list(SPLITS)}", field="split")
+    _check_target(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.ingest-"))
     try:
@@ -109,6 +126,7 @@ def ingest_files(
             item_mapping=item_mapping or None,
             default_event_type=default_event_type,
             policy="lenient" if lenient else "strict",
+            split=split,
             progress=progress,
         )
         _replace(staging, out)
@@ -119,11 +137,17 @@ def ingest_files(
     return reports
 
 
-def _check_target(out: Path) -> None:
-    if not out.exists():
+def _check_target(out: Path, overwrite: bool) -> None:
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return
-    if out.is_dir() and (not any(out.iterdir()) or _is_dataset(out)):
-        return
+    if _is_dataset(out):
+        if overwrite:
+            logger.warning("replacing the ingested dataset at %s", out)
+            return
+        raise ArtifactError(
+            f"{out} already holds an ingested dataset; pass --overwrite (overwrite=True) to "
+            "replace it, or choose another output directory"
+        )
     raise ArtifactError(
         f"{out} exists and is not an ingested dataset; choose another output directory"
     )
@@ -156,6 +180,7 @@ def read_shop_files(
     default_event_type: str | None = None,
     lenient: bool = False,
     rejects_dir: str | Path | None = None,
+    keep_rejects_at: str | Path | None = None,
     progress: bool = False,
 ) -> tuple[Catalog, Interactions, list[IngestReport]]:
     """Read and validate a shop's events (and catalog) file, as :func:`ingest_files` does.
@@ -167,6 +192,9 @@ def read_shop_files(
     rejects_dir
         Where the lenient policy writes ``events.rejects.csv`` / ``catalog.rejects.csv``
         (default: beside the events file).
+    keep_rejects_at
+        When every event row is rejected, move the events' rejects file here before raising
+        (for a ``rejects_dir`` about to be deleted), so that the error names a file that exists.
 
     Returns
     -------
@@ -179,12 +207,15 @@ def read_shop_files(
     reports: list[IngestReport] = []
     catalog: Catalog | None = None
     if catalog_path is not None:
+        same_file = Path(catalog_path).resolve() == Path(events_path).resolve()
         catalog, report = read_catalog(
             catalog_path,
             mapping=item_mapping or None,
             policy=policy,
             rejects_path=rejects / "catalog.rejects.csv",
             progress=progress,
+            # an order file repeats the product on every line: its first line is the item
+            repeated_ids="first" if same_file else "reject",
         )
         reports.append(report)
     interactions, report = read_events(
@@ -198,6 +229,8 @@ def read_shop_files(
     )
     reports.append(report)
     if len(interactions) == 0:
+        if keep_rejects_at is not None:
+            _keep_rejects(report, Path(keep_rejects_at))
         raise ValidationError(f"no valid events to store ({report.summary()})")
     return catalog or minimal_catalog(interactions), interactions, reports
 
@@ -212,6 +245,7 @@ def _write_dataset(
     item_mapping: Mapping[str, str] | None,
     default_event_type: str | None,
     policy: str,
+    split: str | None,
     progress: bool,
 ) -> list[IngestReport]:
     """Read, validate and write everything into ``staging``; paths in reports point to ``out``."""
@@ -223,16 +257,56 @@ def _write_dataset(
         default_event_type=default_event_type,
         lenient=policy == "lenient",
         rejects_dir=staging,
+        keep_rejects_at=out.with_name(f"{out.name}.events.rejects.csv"),
         progress=progress,
     )
+    protocol = _choose_split(interactions, split, events_path)
     for report in reports:  # the staging directory becomes ``out``
         if report.rejects_path is not None:
             report.rejects_path = str(out / Path(report.rejects_path).name)
     interactions.frame.to_parquet(staging / _EVENTS, index=False)
     catalog.frame.to_parquet(staging / _CATALOG, index=False)
     manifest = _manifest(events_path, catalog_path, reports, interactions, catalog, out.name)
+    manifest["split"] = protocol
     (staging / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return reports
+
+
+def _keep_rejects(report: IngestReport, kept: Path) -> None:
+    """Move the rejects file to ``kept`` and point the report at it."""
+    if report.rejects_path is None:
+        return
+    shutil.move(report.rejects_path, kept)
+    report.rejects_path = str(kept)
+
+
+def _choose_split(interactions: Interactions, split: str | None, source: Path) -> str:
+    """The split protocol to record; never guessed for timestamped events."""
+    timed = interactions.has_timestamps and _spans_time(interactions)
+    if split == "temporal" and not timed:
+        raise ValidationError(
+            "split 'temporal' needs timestamps that span time; these events have none: use "
+            "--split loo",
+            source=str(source),
+            field="timestamp",
+        )
+    if split is not None:
+        return split
+    if timed:
+        raise ValidationError(
+            "the events have timestamps: choose how to split them for evaluation with --split "
+            "temporal (one global cut in time: train on the past, test on the latest events) "
+            "or --split loo (each user's last event is the test target; use this if the "
+            "'timestamps' are really positions or export times)",
+            source=str(source),
+            field="split",
+        )
+    logger.info("%s has no timestamps: split leave-one-out (by order)", source)
+    return "loo"
+
+
+def _spans_time(interactions: Interactions) -> bool:
+    return len(np.unique(interactions.frame["timestamp"].to_numpy())) > 2
 
 
 def minimal_catalog(interactions: Interactions) -> Catalog:
@@ -282,11 +356,17 @@ def _relative(report: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def load_ingested(path: str | Path) -> Dataset:
+def load_ingested(path: str | Path, *, split: str | None = None) -> Dataset:
     """Load a dataset directory written by :func:`ingest_files`, split for evaluation.
 
-    The split is :func:`~shoprec.data.temporal_split` when the events have real timestamps that
-    span time, else :func:`~shoprec.data.leave_one_out`.
+    Parameters
+    ----------
+    path
+        The dataset directory.
+    split
+        ``"loo"`` or ``"temporal"``; ``None`` uses the split chosen at ingest (datasets from
+        before that choice was recorded: temporal when the timestamps span time, else
+        leave-one-out, with a warning).
 
     Raises
     ------
@@ -311,7 +391,7 @@ def load_ingested(path: str | Path) -> Dataset:
     return Dataset(
         name=str(manifest.get("name") or path.name),
         catalog=catalog,
-        split=auto_split(interactions),
+        split=_split(interactions, split or manifest.get("split"), path),
         description=f"ingested from {sources.get('events')}",
     )
 
@@ -338,3 +418,16 @@ def _read_frame(file: Path, columns: Mapping[str, str] | None = None) -> pd.Data
     if missing:
         raise ArtifactError(f"{file} lacks column(s) {missing}; ingest the files again")
     return frame
+
+
+def _split(interactions: Interactions, protocol: str | None, path: Path) -> Split:
+    if protocol is not None:
+        return split_events(interactions, protocol)
+    split = auto_split(interactions)
+    logger.warning(
+        "%s does not record its split (ingested by an older shoprec); using %s: ingest it again "
+        "with --split, or pass --split, to choose",
+        path,
+        split.protocol,
+    )
+    return split

@@ -342,6 +342,7 @@ def read_catalog(
     rejects_path: str | Path | None = None,
     chunksize: int = 100_000,
     progress: bool = False,
+    repeated_ids: str = "reject",
 ) -> tuple[Catalog, IngestReport]:
     """Read and validate a product catalog from CSV, JSON Lines, Parquet or a RecBole ``.item``.
 
@@ -355,6 +356,10 @@ def read_catalog(
         ``category`` may hold ``"A > B"``, ``"A|B"`` or a JSON list; ``attributes`` a JSON object.
     platform, policy, rejects_path, chunksize, progress
         As for :func:`read_events`.
+    repeated_ids
+        ``"reject"``: a repeated item id is a bad row. ``"first"``: the first row of each item
+        id is the item and later ones are skipped (not rejected): for a catalog taken from an
+        order file that repeats the product columns on every line.
 
     Returns
     -------
@@ -380,8 +385,13 @@ def read_catalog(
             progress=progress,
         )
     _check_options(policy, chunksize)
+    chunks = _chunks(path, kind, chunksize)
+    if repeated_ids == "first":
+        chunks = _first_rows(chunks, (mapping or {}).get("item_id", "item_id"))
+    elif repeated_ids != "reject":
+        raise ValidationError(f"repeated_ids must be 'reject' or 'first', got {repeated_ids!r}")
     return _load_catalog(
-        _chunks(path, kind, chunksize),
+        chunks,
         source=str(path),
         mapping=mapping,
         platform=platform,
@@ -389,6 +399,25 @@ def read_catalog(
         rejects_path=rejects_path,
         progress=progress,
     )
+
+
+def _first_rows(chunks: Iterator[_Chunk], column: str) -> Iterator[_Chunk]:
+    """Each chunk without rows whose ``column`` value appeared earlier (missing ids stay, to be
+    reported)."""
+    seen: set[str] = set()
+    for chunk in chunks:
+        if column not in chunk.frame.columns:
+            yield chunk
+            continue
+        ids = chunk.frame[column].astype(str).where(chunk.frame[column].notna(), "")
+        keep = ((~ids.duplicated()) & ~ids.isin(seen)).to_numpy() | (ids == "").to_numpy()
+        seen.update(ids[keep].tolist())
+        yield _Chunk(
+            frame=chunk.frame[keep].reset_index(drop=True),
+            rows=chunk.rows[keep],
+            original=None if chunk.original is None else chunk.original[keep],
+            issues=tuple((f, mask[keep], kind, hint) for f, mask, kind, hint in chunk.issues),
+        )
 
 
 def _load_catalog(

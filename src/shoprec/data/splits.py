@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shoprec.config import SPLITS
 from shoprec.data.schema import Interactions
 from shoprec.exceptions import ValidationError
 
@@ -22,6 +23,7 @@ __all__ = [
     "Split",
     "auto_split",
     "leave_one_out",
+    "split_events",
     "temporal_split",
     "temporal_split_at",
 ]
@@ -120,3 +122,19 @@ def auto_split(interactions: Interactions) -> Split:
             return split
         logger.info("timestamps too concentrated for a temporal split; using leave-one-out")
     return leave_one_out(interactions)
+
+
+def split_events(interactions: Interactions, protocol: str) -> Split:
+    """Split under a named protocol: ``"loo"`` (:func:`leave_one_out`) or ``"temporal"``
+    (:func:`temporal_split`).
+
+    Raises
+    ------
+    ValidationError
+        An unknown protocol, or ``"temporal"`` on order-only events.
+    """
+    if protocol == "loo":
+        return leave_one_out(interactions)
+    if protocol == "temporal":
+        return temporal_split(interactions)
+    raise ValidationError(f"unknown split {protocol!r}; choose from {list(SPLITS)}", field="split")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from shoprec.data.datasets import Dataset
+from shoprec.data.dataset import Dataset
 from shoprec.data.schema import Catalog, Interactions
 from shoprec.data.splits import temporal_split
 

@@ -8,9 +8,11 @@ operations over its candidate rows (:func:`keep_mask`).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -146,11 +148,13 @@ class ItemAttributes:
         catalog
             The items.
         out_of_stock
-            Ids of items that cannot be sold now; ids not in the catalog are ignored.
+            Ids of items that cannot be sold now, besides those whose ``in_stock`` attribute
+            says so (``false``, ``no``, ``0`` or a number <= 0); ids not in the catalog are
+            ignored.
         """
         frame = catalog.frame
         ids = catalog.item_ids
-        unavailable = set(out_of_stock)
+        unavailable = set(out_of_stock) | _marked_out_of_stock(frame)
         in_stock = np.fromiter((i not in unavailable for i in ids), dtype=bool, count=len(ids))
         unknown = len(unavailable) - int((~in_stock).sum())
         if unknown:
@@ -182,6 +186,27 @@ class ItemAttributes:
         """Codes of the known category level ``names`` (case-insensitive; unknown names drop)."""
         found = (self.level_codes.get(_name(n)) for n in names)
         return np.asarray([c for c in found if c is not None], dtype=np.int64)
+
+
+_NO_STOCK = frozenset({"false", "no", "n", "0", "out", "out of stock", "none"})
+
+
+def _marked_out_of_stock(frame: Any) -> set[str]:
+    """Ids whose ``attributes`` JSON has an ``in_stock`` value that means none in stock."""
+    text = frame["attributes"]
+    marked = text.str.contains('"in_stock"', regex=False).to_numpy(dtype=bool)
+    out = set()
+    for item_id, attributes in zip(
+        frame["item_id"].to_numpy()[marked], text.to_numpy()[marked], strict=True
+    ):
+        value = str(json.loads(attributes).get("in_stock", "")).strip().lower()
+        try:
+            empty = float(value) <= 0
+        except ValueError:
+            empty = value in _NO_STOCK
+        if empty:
+            out.add(str(item_id))
+    return out
 
 
 def _as_names(value: Collection[str] | str, name: str) -> frozenset[str]:
