@@ -45,6 +45,7 @@ import httpx
 import numpy as np
 
 from _results import DATA_DIR, write_results
+from shoprec.client import RetryPolicy, ServiceError, ShoprecClient
 from shoprec.data.datasets import Dataset, load_dataset
 from shoprec.pipeline import Pipeline, PipelineConfig, Request
 from shoprec.store import open_store
@@ -107,11 +108,14 @@ def start_server(pipeline: Path, store_url: str, port: int, log: Path) -> subpro
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}; see {log}")
+        probe = ShoprecClient(f"http://127.0.0.1:{port}", timeout=2, retry=RetryPolicy(attempts=1))
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health/ready", timeout=2).is_success:
+            if probe.ready():
                 return process
-        except httpx.HTTPError:
-            pass
+        except ServiceError:
+            pass  # not listening yet
+        finally:
+            probe.close()
         time.sleep(0.5)
     process.kill()
     raise RuntimeError(f"the server was not ready within 600 s; see {log}")
@@ -135,13 +139,13 @@ def batch_ingest(base: str, events: list[Any], batch_size: int) -> Row:
     """Replay ``events`` in batches from one client; events/s over the wall time."""
     bodies = [event_body(e) for e in events]
     errors = 0
-    with httpx.Client(base_url=base, timeout=120) as client:
+    with ShoprecClient(base, timeout=120) as client:  # the typed client a shop would use
         start = time.perf_counter()
         for lo in range(0, len(bodies), batch_size):
-            response = client.post(
-                "/v1/events/batch", json={"events": bodies[lo : lo + batch_size]}
-            )
-            errors += not response.is_success
+            try:
+                client.send_events(bodies[lo : lo + batch_size])
+            except ServiceError:
+                errors += 1
         elapsed = time.perf_counter() - start
     return {
         "endpoint": "POST /v1/events/batch",
@@ -180,6 +184,8 @@ async def mixed_load(
     results: dict[str, list[Sample]] = defaultdict(list)
     inflight = 0
     limits = httpx.Limits(max_connections=max_inflight, max_keepalive_connections=max_inflight)
+    # Raw httpx here, not shoprec.client: the load must see every 503 (the client would retry
+    # it) and spend no client CPU on parsing, which on 2 shared cores would show in the p99.
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
 
         async def one(kind: str, due: float, i: int) -> None:
@@ -413,9 +419,9 @@ def fault_test(
                 for e in events
             }
         lost = sum((b["user_id"], b["item_id"], b["timestamp"]) not in stored for b in acknowledged)
-        with httpx.Client(base_url=base, timeout=30) as client:  # resending: all duplicates
-            resent = [client.post("/v1/events", json=b).json() for b in acknowledged]
-        not_duplicate = sum(not r.get("duplicate") for r in resent)
+        with ShoprecClient(base, timeout=30) as client:  # resending: all duplicates
+            resent = [client.send_event(b) for b in acknowledged]
+        not_duplicate = sum(not r.duplicate for r in resent)
     return {
         "endpoint": "fault: kill -9 during ingest",
         "requests": sent,

@@ -21,6 +21,8 @@ from serve_support import (
     recommend,
     version_of,
 )
+from shoprec.client import ShoprecClient
+from shoprec.client import event as client_event
 from shoprec.data.schema import Event, EventType
 from shoprec.data.synthetic import make_synthetic_shop
 from shoprec.pipeline import Pipeline, PipelineConfig
@@ -91,21 +93,21 @@ def test_search_and_similar_items(client: TestClient, artifacts: dict) -> None:
 
 # -- events and real time -------------------------------------------------------------------------
 def test_read_your_writes(client: TestClient) -> None:
-    anonymous = recommend(client, k=5)
-    before = recommend(client, "rw-user", k=5)  # caches the user's (empty) history
+    api = ShoprecClient(http_client=client)  # the typed client, as a shop's backend would
+    anonymous = api.recommend(k=5).item_ids
+    before = api.recommend("rw-user", k=5).item_ids  # caches the user's (empty) history
     assert before == anonymous
     seen = anonymous[0]
-    response = client.post("/v1/events", json=event("rw-user", seen, "purchase"))
-    assert response.status_code == 201
-    after = recommend(client, "rw-user", k=5)
+    assert not api.send_event(client_event("rw-user", seen, "purchase")).duplicate
+    after = api.recommend("rw-user", k=5).item_ids
     assert seen not in after and after != before
-    portrait = client.get("/v1/users/rw-user/portrait").json()
-    assert portrait["recent_items"] == [seen] and portrait["event_counts"] == {"purchase": 1}
-    client.post("/v1/events", json=event("rw-user", after[0], "cart"))
-    assert after[0] not in recommend(client, "rw-user", k=5)
-    portrait = client.get("/v1/users/rw-user/portrait").json()
-    assert portrait["recent_items"] == [after[0], seen]
-    assert portrait["event_counts"] == {"purchase": 1, "cart": 1}
+    portrait = api.portrait("rw-user")
+    assert portrait.recent_items == [seen] and portrait.event_counts == {"purchase": 1}
+    api.send_event(client_event("rw-user", after[0], "cart"))
+    assert after[0] not in api.recommend("rw-user", k=5).item_ids
+    portrait = api.portrait("rw-user")
+    assert portrait.recent_items == [after[0], seen]
+    assert portrait.event_counts == {"purchase": 1, "cart": 1}
 
 
 def test_client_event_ids_make_ingestion_idempotent(client: TestClient, store_url: str) -> None:

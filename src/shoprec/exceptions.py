@@ -7,6 +7,7 @@ __all__ = [
     "ConfigError",
     "DatasetNotFoundError",
     "NotFittedError",
+    "ServiceError",
     "ShoprecError",
     "StoreUnavailableError",
     "ValidationError",
@@ -76,3 +77,43 @@ class StoreUnavailableError(ShoprecError):
 class ConfigError(ShoprecError, ValueError):
     """A ``shoprec.toml`` is missing, malformed, or has an unknown or mistyped key; the message
     names the file and the key."""
+
+
+class ServiceError(ShoprecError):
+    """The shoprec HTTP service refused a request or could not be reached (raised by
+    :mod:`shoprec.client`).
+
+    Attributes
+    ----------
+    status_code
+        The HTTP status, or ``None`` when no answer came (connection refused, timeout).
+    detail
+        The answer's ``detail`` (a message, or for 422 a list of ``{"loc", "msg", ...}``).
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, detail: object = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+
+    @classmethod
+    def from_response(cls, status_code: int, body: object, what: str) -> ServiceError:
+        """The error for a non-2xx answer to ``what`` (``"POST /v1/events"``), naming the
+        fields at fault for a 422."""
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        if isinstance(detail, list):
+            parts = [
+                f"{'.'.join(str(p) for p in entry.get('loc', []))}: {entry.get('msg')}"
+                + (f" (row {entry['row']})" if "row" in entry else "")
+                for entry in detail
+                if isinstance(entry, dict)
+            ]
+            text = "; ".join(parts) or str(detail)
+        else:
+            text = str(detail)
+        return cls(f"{what} -> {status_code}: {text}", status_code=status_code, detail=detail)
+
+    @classmethod
+    def unreachable(cls, what: str, error: Exception) -> ServiceError:
+        """The error when no answer came."""
+        return cls(f"{what}: no answer from the service ({type(error).__name__}: {error})")
