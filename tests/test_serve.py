@@ -54,6 +54,11 @@ def test_openapi_documents_every_endpoint_under_v1(client: TestClient) -> None:
         ("/v1/health", "get"),
         ("/v1/health/ready", "get"),
         ("/v1/metrics", "get"),
+        ("/v1/metrics/online", "get"),
+        ("/v1/admin/experiments", "get"),
+        ("/v1/admin/experiments", "post"),
+        ("/v1/admin/experiments/{name}", "get"),
+        ("/v1/admin/experiments/{name}/stop", "post"),
     }
     assert "APIKeyHeader" in spec["components"]["securitySchemes"]
 

@@ -29,6 +29,7 @@ READ_ROUTES = {
     ("get", "/v1/items/{item_id}/similar"),
     ("get", "/v1/users/{user_id}/portrait"),
     ("get", "/v1/metrics"),
+    ("get", "/v1/metrics/online"),  # aggregates only, like /v1/metrics
 }
 
 

@@ -30,7 +30,9 @@ __all__ = [
     "assignment_point",
     "get_experiment",
     "list_experiments",
+    "new_experiment",
     "running_experiment",
+    "save_experiment",
     "start_experiment",
     "stop_experiment",
 ]
@@ -146,7 +148,7 @@ def _check_variants(variants: Sequence[Variant]) -> tuple[Variant, ...]:
     return tuple(variants)
 
 
-def start_experiment(
+def new_experiment(
     store: EventStore,
     name: str,
     variants: Sequence[Variant],
@@ -156,7 +158,7 @@ def start_experiment(
     metadata: dict[str, Any] | None = None,
     now_ms: int | None = None,
 ) -> Experiment:
-    """Record a new running experiment (its variants' pipelines are loaded by the service).
+    """A checked experiment that could start now, not yet stored (see :func:`save_experiment`).
 
     Raises
     ------
@@ -175,7 +177,7 @@ def start_experiment(
         raise ExperimentConflictError(f"experiment {running.name!r} is running; stop it first")
     if name in store.documents(EXPERIMENT_KIND):
         raise ExperimentConflictError(f"experiment {name!r} exists; choose another name")
-    experiment = Experiment(
+    return Experiment(
         name=name,
         variants=checked,
         salt=salt or secrets.token_hex(8),
@@ -183,7 +185,30 @@ def start_experiment(
         description=description,
         metadata=dict(metadata or {}),
     )
-    store.put_document(EXPERIMENT_KIND, name, experiment.to_dict())
+
+
+def save_experiment(store: EventStore, experiment: Experiment) -> None:
+    """Store (or replace) the experiment's record."""
+    store.put_document(EXPERIMENT_KIND, experiment.name, experiment.to_dict())
+
+
+def start_experiment(
+    store: EventStore,
+    name: str,
+    variants: Sequence[Variant],
+    *,
+    salt: str | None = None,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+    now_ms: int | None = None,
+) -> Experiment:
+    """:func:`new_experiment` and :func:`save_experiment`: record a running experiment (a
+    service splits traffic once it has loaded the variants' pipelines)."""
+    experiment = new_experiment(
+        store, name, variants, salt=salt, description=description, metadata=metadata,
+        now_ms=now_ms,
+    )  # fmt: skip
+    save_experiment(store, experiment)
     return experiment
 
 

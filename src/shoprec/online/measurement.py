@@ -24,6 +24,7 @@ import pandas as pd
 
 from shoprec.data import Catalog
 from shoprec.online.attribution import AttributionConfig, attribute
+from shoprec.online.experiments import Experiment
 from shoprec.store import EventStore
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "VariantComparison",
     "attributed_impressions",
     "compare_variants",
+    "experiment_results",
     "online_metrics",
     "summarise",
 ]
@@ -189,3 +191,24 @@ def compare_variants(
             p = math.nan if is_control else _p_value(estimate, control)
             out.append(VariantComparison(variant, metric, users, shown, estimate, lift, p))
     return out
+
+
+def experiment_results(
+    store: EventStore,
+    experiment: Experiment,
+    *,
+    catalog: Catalog | None = None,
+    config: AttributionConfig | None = None,
+    metrics: tuple[str, ...] = METRICS,
+) -> tuple[list[VariantComparison], pd.DataFrame]:
+    """The experiment's variants compared (:func:`compare_variants`) over the impressions it
+    labelled, and its daily metrics per variant."""
+    attributed = attributed_impressions(
+        store, since=experiment.started_at, until=experiment.stopped_at, catalog=catalog,
+        config=config,
+    )  # fmt: skip
+    attributed = attributed[attributed["experiment"] == experiment.name]
+    names = tuple(v.name for v in experiment.variants)
+    return compare_variants(attributed, names, metrics=metrics), summarise(
+        attributed, ("variant", "day")
+    )

@@ -28,11 +28,17 @@ from shoprec.exceptions import (
     StoreUnavailableError,
     ValidationError,
 )
+from shoprec.online import (
+    ExperimentConflictError,
+    ExperimentNotFoundError,
+    running_experiment,
+)
 from shoprec.pipeline import Pipeline
 from shoprec.serve.access import require_read
 from shoprec.serve.batching import MicroBatcher, OverloadedError
 from shoprec.serve.dependencies import API_PREFIX
 from shoprec.serve.deployment import freeze_heap
+from shoprec.serve.impressions import ImpressionLog
 from shoprec.serve.settings import ServiceSettings
 from shoprec.serve.state import NotFoundError, ServingState, StateConflictError
 from shoprec.serve.telemetry import RequestMetrics, ServiceMetrics, install_redaction
@@ -108,6 +114,8 @@ def create_app(
                 history_limit=settings.history_limit,
                 cache_users=settings.cache_users,
             )
+            app.state.impressions = _impression_log(settings, events, owned=owned)
+            _resume_experiment(app.state.serving)
             app.state.recommender = MicroBatcher(
                 app.state.serving.recommend_batch,
                 max_batch=settings.max_batch_requests,
@@ -120,6 +128,8 @@ def create_app(
             logger.info("serving pipeline version %s", app.state.serving.active.version)
             yield
             app.state.recommender.close()
+            if app.state.impressions is not None:
+                app.state.impressions.close()
             app.state.serving.close()
         finally:
             if owned:
@@ -152,6 +162,33 @@ def _add_private_openapi(app: FastAPI) -> None:
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_read)])
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
+
+
+def _impression_log(
+    settings: ServiceSettings, store: EventStore, *, owned: bool
+) -> ImpressionLog | None:
+    if not settings.log_impressions:
+        return None
+    return ImpressionLog(
+        store,
+        journal_dir=settings.resolved_journal(owned_store=owned),
+        flush_interval=settings.impression_flush_s,
+    )
+
+
+def _resume_experiment(state: ServingState) -> None:
+    """Split traffic again for the experiment that was running when the service stopped."""
+    experiment = running_experiment(state.store)
+    if experiment is None:
+        return
+    try:
+        state.run_experiment(experiment)
+    except (ArtifactError, OSError) as error:
+        logger.error(
+            "experiment %s not resumed, a variant failed to load: %s", experiment.name, error
+        )
+    else:
+        logger.info("resumed experiment %s", experiment.name)
 
 
 def _errors(
@@ -189,6 +226,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, error: NotFoundError) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(error)})
+
+    @app.exception_handler(ExperimentNotFoundError)
+    async def no_experiment(request: Request, error: ExperimentNotFoundError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(error)})
+
+    @app.exception_handler(ExperimentConflictError)
+    async def experiment_conflict(request: Request, error: ExperimentConflictError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(error)})
 
     @app.exception_handler(StateConflictError)
     async def conflict(request: Request, error: StateConflictError) -> JSONResponse:

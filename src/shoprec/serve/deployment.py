@@ -39,6 +39,8 @@ class Deployment:
         When it was deployed (UTC, ISO 8601).
     removed
         Item ids this service removed from the pipeline.
+    experiment, variant
+        The experiment and variant this deployment serves in (``""`` outside experiments).
     """
 
     pipeline: Pipeline
@@ -46,6 +48,8 @@ class Deployment:
     path: str | None
     loaded_at: str
     removed: set[str] = field(default_factory=set)
+    experiment: str = ""
+    variant: str = ""
 
     def info(self) -> dict[str, Any]:
         """What the version endpoint shows."""

@@ -99,6 +99,20 @@ class EventIn(_Body):
     query: ShortText = ""
     quantity: StrictInt = Field(default=1, ge=1, le=1_000_000)
     client_event_id: Id | None = Field(default=None, description="idempotency key")
+    request_id: Id | None = Field(
+        default=None, description="the recommendation response this event answers"
+    )
+    position: StrictInt | None = Field(
+        default=None, ge=0, le=999, description="0-based position of the item in that list"
+    )
+    dwell_ms: StrictInt | None = Field(
+        default=None, ge=0, le=86_400_000, description="time on the item, sent when a view ends"
+    )
+
+    @property
+    def has_context(self) -> bool:
+        """Whether the event says which list it answers or how long its view lasted."""
+        return self.request_id is not None or self.dwell_ms is not None
 
     def to_event(self, now_ms: int | None = None) -> Event:
         """The domain event (timestamped now when the client gave no time)."""
@@ -181,7 +195,11 @@ class RecommendedItem(BaseModel):
 
 class RecommendationResponse(BaseModel):
     user_id: str | None
+    request_id: str = Field(
+        description="quote it (with the item's position) on events this list leads to"
+    )
     version: str = Field(description="the pipeline version that computed the list")
+    variant: str = Field(default="", description="the experiment variant ('' outside one)")
     items: list[RecommendedItem]
 
 

@@ -58,6 +58,17 @@ class ServiceSettings(BaseSettings):
     store_retry_after_s
         The ``Retry-After`` of a 503 while the event store is unavailable (a PostgreSQL
         restart takes a few seconds).
+    log_impressions
+        Record every served list (request id, user, version, variant, items) in the store.
+    impression_journal
+        Directory of the impression crash journal (see :mod:`shoprec.serve.impressions`);
+        ``None``: beside a SQLite file (``events.db.journal``), ``state_dir/journal`` for
+        PostgreSQL, none for an in-memory store or one handed to the app. One per process.
+    impression_flush_s
+        Seconds between batched impression writes.
+    attribution_window_hours
+        Default window of ``GET /v1/metrics/online``: how long after a list was served an
+        event on one of its items counts for it.
     """
 
     model_config = SettingsConfigDict(env_prefix="SHOPREC_", extra="ignore")
@@ -79,6 +90,10 @@ class ServiceSettings(BaseSettings):
     max_waiting_requests: int = Field(default=64, ge=1)
     max_concurrency: int = Field(default=128, ge=1)
     store_retry_after_s: int = Field(default=5, ge=1)
+    log_impressions: bool = True
+    impression_journal: Path | None = None
+    impression_flush_s: float = Field(default=0.25, gt=0, le=60)
+    attribution_window_hours: float = Field(default=24.0, gt=0)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Self:
@@ -93,6 +108,21 @@ class ServiceSettings(BaseSettings):
         if self.read_key is not None and self.api_key is None:
             raise ValueError("read_key needs api_key: without an admin key writes would be open")
         return self
+
+    def resolved_journal(self, *, owned_store: bool) -> Path | None:
+        """Where the impression journal goes (see :attr:`impression_journal`)."""
+        if self.impression_journal is not None:
+            return self.impression_journal
+        url = self.resolved_store_url()
+        if (
+            not owned_store
+            or url.startswith("memory:")
+            or url in ("sqlite://", "sqlite://:memory:")
+        ):
+            return None
+        if url.startswith("sqlite:///"):  # beside the database file
+            return Path(url[len("sqlite:///") :] + ".journal")
+        return (self.state_dir / "journal").expanduser()
 
     def resolved_store_url(self) -> str:
         """The store URL to open: :attr:`store_url`, else SQLite under :attr:`state_dir`."""

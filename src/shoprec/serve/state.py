@@ -27,12 +27,14 @@ from typing import Any
 
 from shoprec.data.schema import Catalog, Event, EventType, Item
 from shoprec.exceptions import ShoprecError, StoreUnavailableError, ValidationError
+from shoprec.online import Experiment
 from shoprec.pipeline import Pipeline, Recommendation, Request
 from shoprec.profiles import PortraitConfig, UserPortrait
 from shoprec.rerank import BusinessRules
 from shoprec.serve._catalog import CatalogIndex, changed_items
 from shoprec.serve.caches import HistoryCache, PortraitCache
 from shoprec.serve.deployment import Deployment, artifact_version, warm_up
+from shoprec.serve.experiments import ExperimentRouting
 from shoprec.store import AppendResult, EventStore
 
 __all__ = [
@@ -127,11 +129,12 @@ class ServingState:
         self._portraits = PortraitCache(
             store, portrait_config or PortraitConfig(), capacity=cache_users
         )
-        self._index: CatalogIndex | None = None
+        self._indexes: dict[int, CatalogIndex | None] = {}  # by id of a serving pipeline
         docs = store.load_profiles([_REMOVED_DOC])
         self._removed: set[str] = set(json.loads(docs[_REMOVED_DOC])) if docs else set()
         self._previous: Deployment | None = None
         self._active = self._deploy(pipeline, path)
+        self._routing: ExperimentRouting | None = None
 
     # -- deployments ------------------------------------------------------------------------------
     @property
@@ -200,6 +203,28 @@ class ServingState:
         if self._removed - deployment.removed:
             pipeline.remove_items(self._removed)
             deployment.removed |= self._removed
+
+    # -- experiments ------------------------------------------------------------------------------
+    @property
+    def routing(self) -> ExperimentRouting | None:
+        """The running experiment's variant deployments, if an experiment runs."""
+        return self._routing
+
+    def run_experiment(self, experiment: Experiment | None) -> None:
+        """Split users between ``experiment``'s variants (loading their pipelines first while
+        the current routing keeps serving), or stop splitting with ``None``."""
+        with self._admin_lock:
+            routing = None
+            if experiment is not None:
+                deploy = lambda path: self._deploy(Pipeline.load(path), path)  # noqa: E731
+                routing = ExperimentRouting.load(experiment, self._active, deploy)
+            self._routing = routing
+
+    def _serving(self) -> list[Deployment]:
+        """The active deployment and each other pipeline an experiment serves."""
+        routing = self._routing
+        extra = [] if routing is None else list(routing.pipelines())
+        return [self._active, *(d for d in extra if d.pipeline is not self._active.pipeline)]
 
     # -- events -----------------------------------------------------------------------------------
     def ingest(
@@ -287,12 +312,19 @@ class ServingState:
     def recommend_batch(
         self, queries: Sequence[RecommendQuery]
     ) -> list[tuple[list[Recommendation], Deployment]]:
-        """:meth:`recommend` for several users in one pipeline call, all on one deployment."""
-        deployment = self._active
-        pipeline = deployment.pipeline
-        index = self._catalog_index(pipeline)
-        requests = [self._request(query, pipeline, index) for query in queries]
-        return [(recommendations, deployment) for recommendations in pipeline.recommend(requests)]
+        """:meth:`recommend` for several users, one pipeline call per deployment serving them
+        (one, unless an experiment splits them between variants)."""
+        active, routing = self._active, self._routing
+        routes = [(routing and routing.route(q.user_id)) or active for q in queries]
+        out: list[tuple[list[Recommendation], Deployment] | None] = [None] * len(queries)
+        for deployment in {id(d): d for d in routes}.values():
+            rows = [i for i, d in enumerate(routes) if d is deployment]
+            pipeline = deployment.pipeline
+            index = self._catalog_index(pipeline)
+            requests = [self._request(queries[i], pipeline, index) for i in rows]
+            for i, recommendations in zip(rows, pipeline.recommend(requests), strict=True):
+                out[i] = (recommendations, deployment)
+        return [result for result in out if result is not None]
 
     def _request(self, query: RecommendQuery, pipeline: Pipeline, index: CatalogIndex) -> Request:
         user_id, rules = query.user_id, query.rules
@@ -338,9 +370,13 @@ class ServingState:
         return catalog.item(item_id)
 
     def _catalog_index(self, pipeline: Pipeline) -> CatalogIndex:
-        index, catalog = self._index, pipeline.catalog
+        catalog = pipeline.catalog
+        index = self._indexes.get(id(pipeline))
         if index is None or index.catalog is not catalog:
-            index = self._index = CatalogIndex(catalog)
+            self._indexes = {
+                id(d.pipeline): self._indexes.get(id(d.pipeline)) for d in self._serving()
+            }
+            index = self._indexes[id(pipeline)] = CatalogIndex(catalog)
         return index
 
     # -- catalog ----------------------------------------------------------------------------------
@@ -353,10 +389,10 @@ class ServingState:
             if restored:
                 self._removed -= restored
                 self._save_removed()
-            deployment = self._active
-            deployment.pipeline.add_items(updates)
-            deployment.removed -= restored
-            deployment.pipeline.item_features()
+            for deployment in self._serving():
+                deployment.pipeline.add_items(updates)
+                deployment.removed -= restored
+                deployment.pipeline.item_features()
         return written
 
     def delete_items(self, item_ids: Collection[str]) -> int:
@@ -376,8 +412,9 @@ class ServingState:
             self.store.delete_items(sorted(known))
             self._removed |= known
             self._save_removed()
-            deployment.pipeline.remove_items(known)
-            deployment.removed |= known
+            for serving in self._serving():
+                serving.pipeline.remove_items(known & set(serving.pipeline.catalog.item_ids))
+                serving.removed |= known
         return len(known)
 
     def _save_removed(self) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from shoprec.serve.routes import admin, events, health, items, recommendations, search, users
+from shoprec.serve.routes import (
+    admin,
+    events,
+    health,
+    items,
+    online,
+    recommendations,
+    search,
+    users,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -15,5 +24,6 @@ ROUTERS: list[APIRouter] = [
     items.router,
     users.router,
     admin.router,
+    online.router,
     health.router,
 ]

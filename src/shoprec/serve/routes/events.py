@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
@@ -10,7 +11,7 @@ from shoprec.exceptions import ValidationError
 from shoprec.serve.dependencies import API_PREFIX, StateDep, require_admin
 from shoprec.serve.schemas import BatchIngestResult, EventBatch, EventIn, IngestResult
 from shoprec.serve.telemetry import mark_personal
-from shoprec.store import AppendResult
+from shoprec.store import AppendResult, EventContext
 
 __all__ = ["router"]
 
@@ -30,6 +31,7 @@ def ingest_event(
     mark_personal(body.user_id)
     result = state.ingest([body.to_event()], [body.client_event_id])
     _count(request, result)
+    _contexts(request, [body], result)
     if result.duplicate[0]:
         response.status_code = status.HTTP_200_OK
     return IngestResult(sequence=result.sequences[0], duplicate=result.duplicate[0])
@@ -48,6 +50,7 @@ def ingest_events(body: EventBatch, state: StateDep, request: Request) -> BatchI
         [e.to_event(now) for e in body.events], [e.client_event_id for e in body.events]
     )
     _count(request, result)
+    _contexts(request, body.events, result)
     return BatchIngestResult(
         stored=result.stored,
         duplicates=result.duplicates,
@@ -60,3 +63,24 @@ def _count(request: Request, result: AppendResult) -> None:
     metrics = request.app.state.metrics
     metrics.events.labels("stored").inc(result.stored)
     metrics.events.labels("duplicate").inc(result.duplicates)
+
+
+def _contexts(request: Request, events: Sequence[EventIn], result: AppendResult) -> None:
+    """Record which list each newly stored event answers, and its dwell time."""
+    contexts = [
+        EventContext(
+            sequence=seq,
+            request_id=event.request_id or "",
+            position=-1 if event.position is None else event.position,
+            dwell_ms=-1 if event.dwell_ms is None else event.dwell_ms,
+        )
+        for event, seq, duplicate in zip(events, result.sequences, result.duplicate, strict=True)
+        if event.has_context and not duplicate
+    ]
+    if not contexts:
+        return
+    log = request.app.state.impressions
+    if log is not None:
+        log.record_contexts(contexts)
+    else:
+        request.app.state.serving.store.append_contexts(contexts)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
+import uuid
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from shoprec.pipeline import Recommendation
 from shoprec.serve.dependencies import API_PREFIX, RecommendBatcherDep, require_read
@@ -17,6 +19,7 @@ from shoprec.serve.schemas import (
 )
 from shoprec.serve.state import RecommendQuery
 from shoprec.serve.telemetry import mark_personal
+from shoprec.store import Impression
 
 __all__ = ["router"]
 
@@ -27,7 +30,7 @@ router = APIRouter(
 
 @router.post("/recommendations")
 async def recommend(
-    body: RecommendationRequest, recommender: RecommendBatcherDep
+    body: RecommendationRequest, recommender: RecommendBatcherDep, request: Request
 ) -> RecommendationResponse:
     """The top ``k`` items for ``user_id`` with a reason each. A user without events (unknown,
     new or deleted) gets the anonymous list: what is popular now."""
@@ -41,9 +44,25 @@ async def recommend(
         platform=body.platform,
     )
     recommendations, deployment = await recommender.submit(query)
+    request_id = uuid.uuid4().hex
+    log = request.app.state.impressions
+    if log is not None:  # journaled now, stored by the writer thread with the next batch
+        log.record(
+            Impression(
+                request_id=request_id,
+                user_id=body.user_id or "",
+                items=tuple(r.item_id for r in recommendations),
+                timestamp=time.time_ns() // 1_000_000,
+                version=deployment.version,
+                experiment=deployment.experiment,
+                variant=deployment.variant,
+            )
+        )
     return RecommendationResponse(
         user_id=body.user_id,
+        request_id=request_id,
         version=deployment.version,
+        variant=deployment.variant,
         items=[_item(r) for r in recommendations],
     )
 
