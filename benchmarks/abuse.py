@@ -26,11 +26,9 @@ from dataclasses import replace
 import numpy as np
 
 from _results import DATA_DIR, write_results
-from shoprec.data import Split, load_dataset
-from shoprec.data.schema import Interactions
+from shoprec.data import Interactions, Split, load_dataset
 from shoprec.evaluation import evaluate
-from shoprec.models import Recommender
-from shoprec.models.registry import create_recommender
+from shoprec.models import Recommender, create_recommender
 from shoprec.quality import AbuseDetector, AttackConfig, quarantine, simulate_attack
 
 DATASETS = ("amazon2023_electronics", "amazon2014_beauty", "uci_online_retail")

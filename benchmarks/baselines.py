@@ -14,9 +14,15 @@ import logging
 from pathlib import Path
 
 from _results import DATA_DIR, RESULTS_DIR, write_results
-from shoprec.data.datasets import load_dataset
-from shoprec.evaluation import format_table, write_html_report, write_json
-from shoprec.evaluation.experiment import BASELINES, baseline_models, compare_models
+from shoprec.data import load_dataset
+from shoprec.evaluation import (
+    BASELINES,
+    baseline_models,
+    compare_models,
+    format_table,
+    write_html_report,
+    write_json,
+)
 
 DATASETS = ("amazon2014_beauty", "amazon2023_electronics")
 METRICS = ("ndcg@10", "hr@10", "mrr", "coverage@10", "novelty@10")

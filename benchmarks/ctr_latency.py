@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from _results import DATA_DIR, write_results
-from shoprec.data.datasets import load_dataset
-from shoprec.models import CTRRanker, OnnxCTRRanker, export_ctr_onnx, user_context_text
-from shoprec.text.item_text import item_texts
+from shoprec.data import load_dataset
+from shoprec.ranking import CTRRanker, OnnxCTRRanker, export_ctr_onnx, user_context_text
+from shoprec.text import item_texts
 
 NOTES = """\
 One user's context against `candidates` item texts in one call of the int8 ONNX ranker

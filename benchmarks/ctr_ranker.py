@@ -29,22 +29,20 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, write_results
-from shoprec.data.datasets import Dataset, load_dataset
-from shoprec.evaluation.metrics import auc, gauc, log_loss, ndcg_from_ranks
-from shoprec.models import (
-    ALS,
+from shoprec.data import Dataset, load_dataset
+from shoprec.metrics import auc, gauc, log_loss, ndcg_from_ranks
+from shoprec.models import ALS, Recommender, TextSequence, load_recommender
+from shoprec.ranking import (
     CTRRanker,
     OnnxCTRRanker,
-    Recommender,
-    TextSequence,
     export_ctr_onnx,
+    fuse_scores,
     platt_scaling,
     sigmoid,
+    user_contexts,
+    validation_pairs,
 )
-from shoprec.models.ctr_data import user_contexts, validation_pairs
-from shoprec.pipeline import fuse_scores
-from shoprec.text.item_text import item_texts
-from shoprec.text.registry import default_cache_dir, encode_texts
+from shoprec.text import default_cache_dir, encode_texts, item_texts
 
 DATASET = "amazon2023_electronics"
 LEARNING_RATES = {"frozen": 2e-3, "lora": 5e-4, "full": 5e-5}
@@ -215,7 +213,7 @@ def main() -> None:
     train_s: dict[str, tuple[float, float]] = {}
     cached = args.retrieval / "model"
     if (cached / "manifest.json").is_file():  # the same model, fitted by benchmarks/diversity.py
-        baselines["text_sequence"] = Recommender.load(cached)
+        baselines["text_sequence"] = load_recommender(cached)
         manifest = json.loads((args.retrieval / "manifest.json").read_text())
         train_s["text_sequence"] = (float("nan"), float("nan"))
         log.info("retrieval model loaded from %s (%s)", cached, manifest["config"]["model"])

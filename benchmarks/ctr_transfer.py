@@ -1,6 +1,6 @@
 """Cross-platform transfer of the CTR ranker: Amazon Electronics + Beauty -> UCI Online Retail.
 
-1. Mines ranker pairs (``shoprec.models.ctr_transfer.platform_pairs``: each user's next item,
+1. Mines ranker pairs (``shoprec.transfer._ranker.platform_pairs``: each user's next item,
    hard negatives from a co-visitation retriever, random negatives) from the validation period
    of each source, and training pairs and test pairs (test period, contexts from training and
    validation events) of the target.
@@ -26,18 +26,17 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, RESULTS_DIR, write_results
-from shoprec.data.datasets import Dataset, load_dataset
-from shoprec.evaluation.metrics import auc, gauc, log_loss
-from shoprec.models import ALS, CTRRanker
-from shoprec.models.ctr_data import PairSet
-from shoprec.models.ctr_transfer import (
+from shoprec.data import Dataset, load_dataset
+from shoprec.metrics import auc, gauc, log_loss
+from shoprec.models import ALS
+from shoprec.ranking import CTRRanker, PairSet
+from shoprec.text import encode_texts, item_texts
+from shoprec.transfer import (
     adapt_ranker,
     platform_pairs,
     pretrain_ranker,
     subsample_pairs,
 )
-from shoprec.text.item_text import item_texts
-from shoprec.text.registry import encode_texts
 
 SOURCES = ("amazon2023_electronics", "amazon2014_beauty")
 TARGET = "uci_online_retail"

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, RESULTS_DIR, RESULTS_MD, write_results
-from shoprec.data.datasets import load_dataset
+from shoprec.data import load_dataset
 from shoprec.evaluation import diversity_sweep, pipeline_test_users, write_tradeoff_report
 from shoprec.pipeline import Pipeline, PipelineConfig
 from shoprec.rerank import Caps, RerankConfig
-from shoprec.text.registry import default_cache_dir
+from shoprec.text import default_cache_dir
 
 DATASETS = ("amazon2023_electronics", "amazon2014_beauty")
 SETTINGS = (

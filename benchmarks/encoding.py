@@ -22,7 +22,7 @@ from typing import cast
 import numpy as np
 
 from _results import write_results
-from shoprec.data.datasets import Dataset
+from shoprec.data import Dataset
 from shoprec.exceptions import DatasetNotFoundError
 from shoprec.text import MiniLMEncoder, OnnxEncoder, TextEncoder, cached_onnx_encoder, item_texts
 
@@ -37,11 +37,11 @@ def load_texts(n: int, kind: str, data_dir: str | None, seed: int) -> tuple[list
     """``n`` texts sampled from the Electronics subset (or the synthetic shop) and their source."""
     dataset: Dataset
     try:
-        from shoprec.data.datasets import load_dataset
+        from shoprec.data import load_dataset
 
         dataset = load_dataset("amazon2023_electronics", data_dir=data_dir, download=False)
     except (ImportError, DatasetNotFoundError) as error:
-        from shoprec.data.synthetic import make_synthetic_shop
+        from shoprec.data import make_synthetic_shop
 
         logger.warning("Electronics subset unavailable (%s); using the synthetic shop", error)
         dataset = make_synthetic_shop(n_items=max(n, 400), random_state=seed)

@@ -20,11 +20,9 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from _results import DATA_DIR, write_results
-from shoprec.data import CATEGORY_SEPARATOR
-from shoprec.data.datasets import Dataset, load_dataset
-from shoprec.models.base import top_k
-from shoprec.text.item_text import item_texts
-from shoprec.text.registry import encode_texts
+from shoprec.data import CATEGORY_SEPARATOR, Dataset, load_dataset
+from shoprec.models import top_k
+from shoprec.text import encode_texts, item_texts
 
 DATASETS = ("amazon2023_electronics", "amazon2014_beauty")
 NOTES = """\

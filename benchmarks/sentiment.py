@@ -21,9 +21,9 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from _results import write_results
-from shoprec.evaluation.metrics import auc
 from shoprec.exceptions import DatasetNotFoundError
-from shoprec.text.sentiment import NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD, sentiment_scores
+from shoprec.metrics import auc
+from shoprec.text import NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD, sentiment_scores
 
 FOLDER = "movielens_latest_small_2016"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from _results import DATA_DIR, write_results
-from shoprec.data.datasets import load_dataset
-from shoprec.evaluation import compare_models, format_table
-from shoprec.evaluation.experiment import ModelRun
+from shoprec.data import load_dataset
+from shoprec.evaluation import ModelRun, compare_models, format_table
 from shoprec.models import Recommender, create_recommender
 
 DATASETS = ("amazon2014_beauty", "amazon2023_electronics")

@@ -23,12 +23,16 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, RESULTS_DIR, write_results
-from shoprec.data.datasets import Dataset, load_dataset
-from shoprec.data.splits import Split
+from shoprec.data import Dataset, Split, load_dataset
 from shoprec.evaluation import evaluate
 from shoprec.models import Popularity, Recommender, TextSequence
-from shoprec.models.transfer import PretrainedTextSequence, adapt, pretrain
-from shoprec.models.transfer_data import platform_dataset, subsample_users
+from shoprec.transfer import (
+    PretrainedTextSequence,
+    adapt,
+    platform_dataset,
+    pretrain,
+    subsample_users,
+)
 
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
 BHH = "amazon2023_beauty_health_handmade"

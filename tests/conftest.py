@@ -82,7 +82,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     import transformers
 
-    from shoprec.text.minilm import default_model_path
+    from shoprec.text import default_model_path
 
     source = default_model_path()
     path = tmp_path_factory.mktemp("tiny-bert")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, requires_shared_data
-from shoprec.data.datasets import load_dataset
+from shoprec.data import load_dataset
 from shoprec.evaluation import baseline_models, compare_models, evaluate
-from shoprec.models import Recommender
+from shoprec.models import load_recommender
 
 
 @requires_shared_data("amazon2023_electronics_subset")
@@ -27,7 +27,7 @@ def test_electronics_baselines_end_to_end(tmp_path: Path) -> None:
     assert ndcg["popularity-recent"] > 2 * ndcg["popularity"]
 
     model = runs[2].model
-    loaded = Recommender.load(model.save(tmp_path / "covisitation"))
+    loaded = load_recommender(model.save(tmp_path / "covisitation"))
     again = evaluate(loaded, dataset.split, catalog=dataset.catalog)
     assert again.metrics["ndcg@10"] == pytest.approx(ndcg["covisitation"])
     user = next(iter(model.histories_))

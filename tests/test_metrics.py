@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.metrics import ndcg_score, roc_auc_score
 
-from shoprec.evaluation import metrics as M
+from shoprec import metrics as M
 
 LOG3 = math.log2(3)
 

@@ -1,8 +1,10 @@
 """Each package re-exports its public names in a sorted ``__all__`` that resolves."""
 
 from __future__ import annotations
+import __future__
 
 import importlib
+import inspect
 import pkgutil
 
 import pytest
@@ -30,3 +32,17 @@ def test_all_is_sorted_and_resolves(name: str) -> None:
     assert list(exported) == sorted(exported, key=isort_key)
     for symbol in exported:
         assert hasattr(module, symbol), f"{name}.__all__ names missing {symbol}"
+
+
+@pytest.mark.parametrize("name", ["shoprec", *PACKAGES])
+def test_all_is_complete(name: str) -> None:
+    """Every public name a package defines or imports is exported (httpx's check)."""
+    module = importlib.import_module(name)
+    public = {
+        symbol
+        for symbol, value in vars(module).items()
+        if (not symbol.startswith("_") or symbol in module.__all__)
+        and not inspect.ismodule(value)
+        and not isinstance(value, __future__._Feature)
+    }
+    assert set(module.__all__) == public

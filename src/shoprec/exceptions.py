@@ -1,4 +1,20 @@
-"""The one exception tree of shoprec: every deliberate error derives from here."""
+"""The one exception tree of shoprec: every deliberate error derives from here.
+
+::
+
+    ShoprecError
+    ├── ValidationError (ValueError)        malformed input data: names source, row and field
+    ├── ParameterError (ValueError)         a bad hyper-parameter or option value
+    ├── NotFittedError (RuntimeError)       inference before ``fit``
+    ├── DatasetNotFoundError (FileNotFoundError)
+    ├── ConfigError (ValueError)            a shoprec.toml is malformed; names file and key
+    ├── ArtifactError                       a saved model or pipeline is missing or corrupt
+    ├── StoreUnavailableError               the event store cannot answer now (HTTP 503)
+    ├── ServiceError                        the HTTP service refused a client's request
+    ├── NotFoundError (LookupError)         a user or item a request names does not exist
+    ├── StateConflictError                  the request does not fit the current state
+    └── OverloadedError                     more work waits than is admitted; retry later
+"""
 
 from __future__ import annotations
 
@@ -7,8 +23,12 @@ __all__ = [
     "ConfigError",
     "DatasetNotFoundError",
     "NotFittedError",
+    "NotFoundError",
+    "OverloadedError",
+    "ParameterError",
     "ServiceError",
     "ShoprecError",
+    "StateConflictError",
     "StoreUnavailableError",
     "ValidationError",
 ]
@@ -57,6 +77,10 @@ class ValidationError(ShoprecError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class ParameterError(ShoprecError, ValueError):
+    """A hyper-parameter or option has a value the component cannot use; names it and why."""
+
+
 class NotFittedError(ShoprecError, RuntimeError):
     """A learnable component was used for inference before ``fit``."""
 
@@ -77,6 +101,18 @@ class StoreUnavailableError(ShoprecError):
 class ConfigError(ShoprecError, ValueError):
     """A ``shoprec.toml`` is missing, malformed, or has an unknown or mistyped key; the message
     names the file and the key."""
+
+
+class NotFoundError(ShoprecError, LookupError):
+    """The user or item a request names does not exist (HTTP 404)."""
+
+
+class StateConflictError(ShoprecError):
+    """The request cannot apply to the current state, e.g. no version to roll back to."""
+
+
+class OverloadedError(ShoprecError):
+    """More requests wait than the service admits; the caller should retry later (HTTP 503)."""
 
 
 class ServiceError(ShoprecError):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 # Importing the command modules registers their commands on the group.
 from shoprec.cli import (  # noqa: F401
-    data_commands,
-    init_command,
-    model_commands,
-    pipeline_commands,
-    serve_commands,
-    store_commands,
-    text_commands,
-    transfer_commands,
+    _data_commands,
+    _init_command,
+    _model_commands,
+    _pipeline_commands,
+    _serve_commands,
+    _store_commands,
+    _text_commands,
+    _transfer_commands,
 )
 from shoprec.cli._app import main
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shoprec.data.datasets import (
+from shoprec.data._datasets import (
     DATA_DIR_ENV,
     DATASETS,
     Dataset,
@@ -12,22 +12,23 @@ from shoprec.data.datasets import (
     load_dataset,
     resolve_data_dir,
 )
-from shoprec.data.encoding import EncodedInteractions
-from shoprec.data.local import (
+from shoprec.data._encoding import EncodedInteractions
+from shoprec.data._ingest import INGEST_POLICIES, IngestReport
+from shoprec.data._local import (
     DATASET_FORMAT_VERSION,
     ingest_files,
     load_ingested,
     minimal_catalog,
     read_shop_files,
 )
-from shoprec.data.readers import INGEST_POLICIES, IngestReport, read_catalog, read_events
-from shoprec.data.recbole import (
+from shoprec.data._readers import read_catalog, read_events
+from shoprec.data._recbole import (
     RECBOLE_ITEM_FIELDS,
     parse_token_seq,
     read_recbole_inter,
     read_recbole_item,
 )
-from shoprec.data.schema import (
+from shoprec.data._schema import (
     CATEGORY_SEPARATOR,
     DEFAULT_PLATFORM,
     EVENT_COLUMNS,
@@ -38,14 +39,24 @@ from shoprec.data.schema import (
     Interactions,
     Item,
 )
-from shoprec.data.splits import (
+from shoprec.data._sequences import (
+    MIN_EPOCH_MS,
+    N_GAP_BUCKETS,
+    PAD,
+    Example,
+    gap_buckets,
+    model_inputs,
+    training_windows,
+    user_sequences,
+)
+from shoprec.data._splits import (
     Split,
     auto_split,
     leave_one_out,
     temporal_split,
     temporal_split_at,
 )
-from shoprec.data.synthetic import make_synthetic_shop
+from shoprec.data._synthetic import make_synthetic_shop
 
 __all__ = [
     "CATEGORY_SEPARATOR",
@@ -56,6 +67,9 @@ __all__ = [
     "EVENT_COLUMNS",
     "INGEST_POLICIES",
     "ITEM_COLUMNS",
+    "MIN_EPOCH_MS",
+    "N_GAP_BUCKETS",
+    "PAD",
     "RECBOLE_ITEM_FIELDS",
     "Catalog",
     "Dataset",
@@ -64,18 +78,21 @@ __all__ = [
     "EncodedInteractions",
     "Event",
     "EventType",
+    "Example",
     "IngestReport",
     "Interactions",
     "Item",
     "Split",
     "auto_split",
     "available_datasets",
+    "gap_buckets",
     "ingest_files",
     "leave_one_out",
     "load_dataset",
     "load_ingested",
     "make_synthetic_shop",
     "minimal_catalog",
+    "model_inputs",
     "parse_token_seq",
     "read_catalog",
     "read_events",
@@ -85,4 +102,6 @@ __all__ = [
     "resolve_data_dir",
     "temporal_split",
     "temporal_split_at",
+    "training_windows",
+    "user_sequences",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shoprec.data.schema import CATEGORY_SEPARATOR, DEFAULT_PLATFORM, EventType
+from shoprec.data._schema import CATEGORY_SEPARATOR, DEFAULT_PLATFORM, EventType
 from shoprec.exceptions import ValidationError
 
 _EVENT_TYPES = [t.value for t in EventType]

@@ -2,7 +2,7 @@
 
 Each reader yields :class:`_Chunk` records with their 1-based data rows; rows holding undecodable
 bytes (kept by the ``"surrogateescape"`` handler) become issues rather than errors. Used by
-:mod:`shoprec.data.readers` and :mod:`shoprec.data.recbole`.
+:mod:`shoprec.data._readers` and :mod:`shoprec.data._recbole`.
 """
 
 from __future__ import annotations

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from shoprec.evaluation.experiment import BASELINES, ModelRun, baseline_models, compare_models
-from shoprec.evaluation.pipeline_eval import diversity_sweep, evaluate_pipeline, pipeline_test_users
-from shoprec.evaluation.protocol import HISTORY_BUCKETS, SLICE_K, EvaluationResult, evaluate
-from shoprec.evaluation.report import (
+from shoprec.evaluation._experiment import BASELINES, ModelRun, baseline_models, compare_models
+from shoprec.evaluation._pipeline_eval import (
+    diversity_sweep,
+    evaluate_pipeline,
+    pipeline_test_users,
+)
+from shoprec.evaluation._protocol import HISTORY_BUCKETS, SLICE_K, EvaluationResult, evaluate
+from shoprec.evaluation._report import (
     format_table,
     write_html_report,
     write_json,

@@ -7,8 +7,8 @@ the pipeline and evaluation; the service and the command line use it.
 
 from __future__ import annotations
 
-from shoprec.online.attribution import AttributionConfig, attribute
-from shoprec.online.experiments import (
+from shoprec.online._attribution import AttributionConfig, attribute
+from shoprec.online._experiments import (
     EXPERIMENT_KIND,
     Experiment,
     ExperimentConflictError,
@@ -23,7 +23,7 @@ from shoprec.online.experiments import (
     start_experiment,
     stop_experiment,
 )
-from shoprec.online.measurement import (
+from shoprec.online._measurement import (
     METRICS,
     RateEstimate,
     VariantComparison,

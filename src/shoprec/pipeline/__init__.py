@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from shoprec.pipeline.artifact import (
+from shoprec.pipeline._artifact import (
     PIPELINE_FORMAT,
     data_fingerprint,
     load_pipeline,
     save_pipeline,
 )
-from shoprec.pipeline.candidates import Candidates, gather_candidates
-from shoprec.pipeline.config import SOURCES, PipelineConfig, Recommendation, Request
-from shoprec.pipeline.pipeline import Pipeline
-from shoprec.pipeline.ranking import Scorer, fuse_scores, score_within_budget
+from shoprec.pipeline._candidates import Candidates, gather_candidates
+from shoprec.pipeline._config import SOURCES, PipelineConfig, Recommendation, Request
+from shoprec.pipeline._pipeline import Pipeline
 
 __all__ = [
     "PIPELINE_FORMAT",
@@ -21,11 +20,8 @@ __all__ = [
     "PipelineConfig",
     "Recommendation",
     "Request",
-    "Scorer",
     "data_fingerprint",
-    "fuse_scores",
     "gather_candidates",
     "load_pipeline",
     "save_pipeline",
-    "score_within_budget",
 ]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from shoprec.profiles.config import MS_PER_DAY, Intent, PortraitConfig
-from shoprec.profiles.item_features import (
+from shoprec.profiles._config import MS_PER_DAY, Intent, PortraitConfig
+from shoprec.profiles._item_features import (
     PRICE_BAND_QUANTILES,
     ItemFeature,
     ItemFeatures,
     PriceBand,
 )
-from shoprec.profiles.portrait import UserPortrait, build_portraits
+from shoprec.profiles._portrait import UserPortrait, build_portraits
 
 __all__ = [
     "MS_PER_DAY",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shoprec.quality.attacks import ATTACK_KINDS, Attack, AttackConfig, simulate_attack
-from shoprec.quality.detector import AbuseDetector, DetectorConfig, robust_z
-from shoprec.quality.features import ITEM_FEATURES, USER_FEATURES, item_features, user_features
-from shoprec.quality.quarantine import Quarantined, quarantine
+from shoprec.quality._attacks import ATTACK_KINDS, Attack, AttackConfig, simulate_attack
+from shoprec.quality._detector import AbuseDetector, DetectorConfig, robust_z
+from shoprec.quality._features import ITEM_FEATURES, USER_FEATURES, item_features, user_features
+from shoprec.quality._quarantine import Quarantined, quarantine
 
 __all__ = [
     "ATTACK_KINDS",

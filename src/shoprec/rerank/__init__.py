@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shoprec.rerank.diversity import GroupCaps, capped_top_k, dpp, mmr
-from shoprec.rerank.explain import EVENT_VERBS, Explainer, Explanation
-from shoprec.rerank.reranker import DIVERSIFIERS, RERANK_METHODS, RerankConfig, Reranker
-from shoprec.rerank.rules import BusinessRules, Caps, ItemAttributes, keep_mask
+from shoprec.rerank._diversity import GroupCaps, capped_top_k, dpp, mmr
+from shoprec.rerank._explain import EVENT_VERBS, Explainer, Explanation
+from shoprec.rerank._reranker import DIVERSIFIERS, RERANK_METHODS, RerankConfig, Reranker
+from shoprec.rerank._rules import BusinessRules, Caps, ItemAttributes, keep_mask
 
 __all__ = [
     "DIVERSIFIERS",

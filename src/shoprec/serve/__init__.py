@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from shoprec.serve.app import API_PREFIX, create_app
-from shoprec.serve.batching import MicroBatcher, OverloadedError
-from shoprec.serve.deployment import Deployment
-from shoprec.serve.settings import DEFAULT_STATE_DIR, ServiceSettings
-from shoprec.serve.state import (
-    RESERVED_USER_PREFIX,
-    NotFoundError,
-    RecommendQuery,
-    ServingState,
-    StateConflictError,
-)
+from shoprec.serve._app import API_PREFIX, create_app
+from shoprec.serve._batching import MicroBatcher
+from shoprec.serve._deployment import Deployment
+from shoprec.serve._settings import DEFAULT_STATE_DIR, ServiceSettings
+from shoprec.serve._state import RESERVED_USER_PREFIX, RecommendQuery, ServingState
 
 __all__ = [
     "API_PREFIX",
@@ -20,11 +14,8 @@ __all__ = [
     "RESERVED_USER_PREFIX",
     "Deployment",
     "MicroBatcher",
-    "NotFoundError",
-    "OverloadedError",
     "RecommendQuery",
     "ServiceSettings",
     "ServingState",
-    "StateConflictError",
     "create_app",
 ]

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from shoprec.data.schema import Catalog
+from shoprec.data import Catalog
 from shoprec.exceptions import ValidationError
-from shoprec.models.ctr_pairs import user_context_text
 from shoprec.profiles import UserPortrait
+from shoprec.ranking import user_context_text
 
 __all__ = ["CatalogIndex", "changed_items"]
 

@@ -1,17 +1,17 @@
-"""The online records (:mod:`shoprec.store.online`) in memory, for :class:`MemoryStore`."""
+"""The online records (:mod:`shoprec.store._online`) in memory, for :class:`MemoryStore`."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from shoprec.store.online import ContextRow, ImpressionRow
+from shoprec.store._online import ContextRow, ImpressionRow
 
 __all__: list[str] = []
 
 
 class _OnlineMemory:
-    """Mixin of :class:`~shoprec.store.memory.MemoryStore`; shares its lock and events."""
+    """Mixin of :class:`~shoprec.store._memory.MemoryStore`; shares its lock and events."""
 
     _lock: threading.RLock
     _events: dict[int, Any]

@@ -1,10 +1,10 @@
-"""The online records (:mod:`shoprec.store.online`) in SQL, for SQLite and PostgreSQL alike."""
+"""The online records (:mod:`shoprec.store._online`) in SQL, for SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shoprec.store.online import ContextRow, ImpressionRow
+from shoprec.store._online import ContextRow, ImpressionRow
 
 __all__: list[str] = []
 

@@ -1,7 +1,7 @@
 """Validation of records entering a store and their flat row forms, shared by every backend.
 
 An event row is ``(user_id, item_id, event_type, timestamp, platform, rating, review, query,
-quantity)``, the order of :data:`~shoprec.data.schema.EVENT_COLUMNS`; an item row is
+quantity)``, the order of :data:`~shoprec.data._schema.EVENT_COLUMNS`; an item row is
 ``(item_id, title, description, brand, category, price, attributes, platform)`` with the category
 path and the attributes as JSON text. Every check names the 1-based row within the batch and the
 field, and runs before anything is written, so a bad batch is refused whole.
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shoprec.data.schema import (
+from shoprec.data import (
     CATEGORY_SEPARATOR,
     EVENT_COLUMNS,
     ITEM_COLUMNS,

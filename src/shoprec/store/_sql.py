@@ -18,9 +18,9 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
 from shoprec.exceptions import ShoprecError, StoreUnavailableError
+from shoprec.store._base import AppendResult, EventStore
 from shoprec.store._online_sql import ONLINE_SCHEMA, _OnlineSQL
 from shoprec.store._records import EventRow, ItemRow
-from shoprec.store.base import AppendResult, EventStore
 
 __all__: list[str] = []
 

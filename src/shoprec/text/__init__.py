@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shoprec.text.catalog_cache import encode_cached, encode_catalog
-from shoprec.text.encoder import TextEncoder, file_sha256, l2_normalize
-from shoprec.text.hashing import HashingEncoder
-from shoprec.text.item_text import (
+from shoprec.text._catalog_cache import encode_cached, encode_catalog
+from shoprec.text._encoder import TextEncoder, file_sha256, l2_normalize
+from shoprec.text._hashing import HashingEncoder
+from shoprec.text._item_text import (
     ABSOLUTE_PRICE_EDGES,
     PRICE_BAND_QUANTILES,
     PRICE_BANDS,
@@ -15,7 +15,7 @@ from shoprec.text.item_text import (
     item_texts,
     price_bands,
 )
-from shoprec.text.keywords import (
+from shoprec.text._keywords import (
     TOKEN_PATTERN,
     KeywordExtractor,
     catalog_texts,
@@ -23,18 +23,11 @@ from shoprec.text.keywords import (
     item_tags,
     query_terms,
 )
-from shoprec.text.minilm import MiniLMEncoder, default_model_path, torch_threads
-from shoprec.text.onnx_encoder import ONNX_FORMAT, OnnxEncoder, cached_onnx_encoder, export_onnx
-from shoprec.text.onnx_graph import (
-    atomic_directory,
-    file_entries,
-    fuse_bert_graph,
-    quantize_int8,
-    verify_files,
-    write_graphs,
-)
-from shoprec.text.registry import ENCODERS, create_encoder, default_cache_dir, encode_texts
-from shoprec.text.sentiment import (
+from shoprec.text._minilm import MiniLMEncoder, default_model_path
+from shoprec.text._onnx_encoder import ONNX_FORMAT, OnnxEncoder, cached_onnx_encoder, export_onnx
+from shoprec.text._onnx_graph import file_entries, verify_files, write_graphs
+from shoprec.text._registry import ENCODERS, create_encoder, default_cache_dir, encode_texts
+from shoprec.text._sentiment import (
     DEFAULT_RATING_SCALE,
     NEGATIVE_THRESHOLD,
     POSITIVE_THRESHOLD,
@@ -68,7 +61,6 @@ __all__ = [
     "SentimentLabel",
     "SentimentSource",
     "TextEncoder",
-    "atomic_directory",
     "cached_onnx_encoder",
     "catalog_texts",
     "create_encoder",
@@ -82,7 +74,6 @@ __all__ = [
     "extract_keywords",
     "file_entries",
     "file_sha256",
-    "fuse_bert_graph",
     "item_sentiment",
     "item_tags",
     "item_text",
@@ -90,12 +81,10 @@ __all__ = [
     "l2_normalize",
     "label_sentiment",
     "price_bands",
-    "quantize_int8",
     "query_terms",
     "rating_to_sentiment",
     "sentiment_score",
     "sentiment_scores",
-    "torch_threads",
     "user_sentiment",
     "verify_files",
     "write_graphs",

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from shoprec.serve.routes import (
-    admin,
-    events,
-    health,
-    items,
-    online,
-    recommendations,
-    search,
-    users,
+    _admin,
+    _events,
+    _health,
+    _items,
+    _online,
+    _recommendations,
+    _search,
+    _users,
 )
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [
-    events.router,
-    recommendations.router,
-    search.router,
-    items.router,
-    users.router,
-    admin.router,
-    online.router,
-    health.router,
+ROUTERS = [
+    _events.router,
+    _recommendations.router,
+    _search.router,
+    _items.router,
+    _users.router,
+    _admin.router,
+    _online.router,
+    _health.router,
 ]

@@ -1,0 +1,194 @@
+"""A fitted pipeline as one directory::
+
+    manifest.json          format, creation time, config, component classes and versions,
+                           training-data fingerprint, metrics at training time, removed items
+    model/ covisitation/ popularity/ trending/   the components (Recommender.save directories)
+    ranker/                the attached ONNX CTR ranker export (when there is one)
+    catalog.parquet        the current catalog (training items plus upserts)
+    item_vectors.safetensors   unit text vectors of the catalog items, in catalog order
+
+Written to a temporary sibling and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from shoprec._artifacts import atomic_directory
+from shoprec._artifacts import read_manifest as _read_manifest
+from shoprec._artifacts import reading as _reading
+from shoprec.data import Catalog, Interactions
+from shoprec.exceptions import ArtifactError
+
+if TYPE_CHECKING:
+    from shoprec.pipeline._pipeline import Pipeline
+
+__all__ = ["PIPELINE_FORMAT", "data_fingerprint", "load_pipeline", "save_pipeline"]
+
+PIPELINE_FORMAT = "shoprec-pipeline/1"
+_MANIFEST = "manifest.json"
+_CATALOG = "catalog.parquet"
+_VECTORS = "item_vectors.safetensors"
+_COMPONENTS = ("model", "covisitation", "popularity", "trending")
+
+
+def data_fingerprint(interactions: Interactions) -> str:
+    """SHA-256 of the events (users, items, types, timestamps, platforms), order included."""
+    frame = interactions.frame
+    digest = hashlib.sha256()
+    for column in ("user_id", "item_id", "event_type", "timestamp", "platform"):
+        if column in frame:
+            digest.update(pd.util.hash_pandas_object(frame[column], index=False).to_numpy())
+    return digest.hexdigest()
+
+
+def save_pipeline(pipeline: Pipeline, path: str | Path) -> Path:
+    """Write ``pipeline`` to directory ``path`` (replaced atomically if it exists)."""
+    from safetensors.numpy import save_file
+
+    view = pipeline._check_fitted()
+    with atomic_directory(path) as tmp:
+        components: dict[str, Any] = {}
+        for name in _COMPONENTS:
+            component = getattr(pipeline, f"{name}_")
+            if component is not None:
+                component.save(tmp / name)
+                components[name] = {"class": type(component).__name__, "name": component.name}
+        ranker = pipeline.ranker_
+        if ranker is not None:
+            source = getattr(ranker, "path", None)
+            if source is None:
+                raise ArtifactError("only an ONNX CTR ranker (OnnxCTRRanker) can be saved")
+            shutil.copytree(source, tmp / "ranker")
+            components["ranker"] = {"class": type(ranker).__name__}
+        view.catalog.frame.to_parquet(tmp / _CATALOG, index=False)
+        save_file({"vectors": np.ascontiguousarray(view.vectors)}, str(tmp / _VECTORS))
+        manifest = {
+            "format": PIPELINE_FORMAT,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "config": pipeline.settings.to_dict(),
+            "random_state": pipeline.random_state,
+            "components": components,
+            "data_fingerprint": pipeline.fingerprint_,
+            "metrics": pipeline.metrics_,
+            "removed_items": sorted(view.removed),
+            "versions": {p: _version(p) for p in ("shoprec", "torch", "onnxruntime", "numpy")},
+        }
+        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, default=float) + "\n")
+    return Path(path)
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a pipeline directory, checked against its schema.
+
+    Raises
+    ------
+    ArtifactError
+        Naming ``manifest.json`` and the key at fault.
+    """
+    file = Path(path) / _MANIFEST
+    manifest = _read_manifest(file, PIPELINE_FORMAT, what="a pipeline directory")
+    for key, types in _SCHEMA.items():
+        if key not in manifest:
+            if key in _OPTIONAL:
+                continue
+            raise ArtifactError(f"{file} lacks {key!r}")
+        value = manifest[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise ArtifactError(f"{file}: {key!r} is a {type(value).__name__}, not {_name(types)}")
+    components = manifest["components"]
+    for name, entry in components.items():
+        if name not in (*_COMPONENTS, "ranker"):
+            raise ArtifactError(f"{file}: unknown component {name!r} in 'components'")
+        if not isinstance(entry, dict) or not isinstance(entry.get("class"), str):
+            raise ArtifactError(f"{file}: 'components'[{name!r}] needs a 'class' name")
+    for name in ("model", "popularity"):
+        if name not in components:
+            raise ArtifactError(f"{file}: 'components' lacks {name!r}")
+    if not all(isinstance(item, str) for item in manifest["removed_items"]):
+        raise ArtifactError(f"{file}: 'removed_items' must be a list of item ids")
+    return manifest
+
+
+_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "format": str,
+    "created_at": str,
+    "config": dict,
+    "random_state": (int, type(None)),
+    "components": dict,
+    "data_fingerprint": str,
+    "metrics": dict,
+    "removed_items": list,
+    "versions": dict,
+}
+_OPTIONAL = frozenset({"created_at", "metrics", "versions"})
+
+
+def _name(types: type | tuple[type, ...]) -> str:
+    kinds = types if isinstance(types, tuple) else (types,)
+    return " or ".join("null" if t is type(None) else t.__name__ for t in kinds)
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read a pipeline directory written by :func:`save_pipeline`.
+
+    Every file is checked as it is read: the manifest against its schema and the config, each
+    component (see :meth:`~shoprec.models.Recommender.load`), the catalog, and the item vectors
+    against the catalog; the first fault raises :class:`ArtifactError` naming the file.
+    """
+    from shoprec.models import load_recommender
+    from shoprec.pipeline._config import PipelineConfig
+    from shoprec.pipeline._pipeline import Pipeline
+    from shoprec.ranking import OnnxCTRRanker
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    with _reading(path / _MANIFEST):
+        config = PipelineConfig.from_dict(manifest["config"])
+    pipeline = Pipeline(config, random_state=manifest["random_state"])
+    components = manifest["components"]
+    for name in _COMPONENTS:
+        loaded = None
+        if name in components:
+            with _reading(path / name):
+                loaded = load_recommender(path / name)
+        setattr(pipeline, f"{name}_", loaded)
+    with _reading(path / _CATALOG):
+        catalog = Catalog(pd.read_parquet(path / _CATALOG))
+    vectors = _load_vectors(path / _VECTORS, len(catalog))
+    with _reading(path / "ranker"):
+        pipeline.ranker_ = OnnxCTRRanker(path / "ranker") if "ranker" in components else None
+    pipeline.fingerprint_ = manifest["data_fingerprint"]
+    pipeline.metrics_ = manifest.get("metrics", {})
+    with _reading(path):  # components that disagree with the catalog fail here
+        pipeline._view = pipeline._make_view(catalog, vectors, frozenset(manifest["removed_items"]))
+    return pipeline
+
+
+def _load_vectors(file: Path, n_items: int) -> np.ndarray:
+    from safetensors.numpy import load_file
+
+    with _reading(file):
+        vectors = load_file(str(file))["vectors"]
+    if vectors.ndim != 2 or len(vectors) != n_items or not np.isfinite(vectors).all():
+        raise ArtifactError(
+            f"{file}: item_vectors of shape {vectors.shape} do not fit the {n_items} catalog "
+            "items, or hold non-finite values"
+        )
+    return vectors
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,110 @@
+"""Candidate generation: merge the top items of several sources, remembering who proposed what."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from shoprec.pipeline._config import SOURCES
+
+__all__ = ["Candidates", "gather_candidates"]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One request's candidates over catalog rows.
+
+    Attributes
+    ----------
+    rows
+        Distinct catalog rows, in order of first proposal (sources in :data:`SOURCES` order).
+    source_scores
+        Source name -> ``{row: score}`` of the rows that source proposed.
+    text
+        Text similarity of the new rows to the user's interest, ``-inf`` elsewhere (``None``:
+        no history).
+    """
+
+    rows: np.ndarray
+    source_scores: dict[str, dict[int, float]]
+    text: np.ndarray | None
+
+    def sources_of(self, row: int) -> dict[str, float]:
+        """The sources that proposed ``row`` and their scores."""
+        return {name: s[row] for name, s in self.source_scores.items() if row in s}
+
+    def text_scores(self, rows: np.ndarray) -> np.ndarray:
+        """Text similarity to the user's interest (zeros without history)."""
+        if self.text is None:
+            return np.zeros(len(rows))
+        return self.text[rows].astype(np.float64)
+
+
+def gather_candidates(
+    sizes: Mapping[str, int],
+    history: np.ndarray,
+    model: np.ndarray,
+    covisitation: np.ndarray | None,
+    popularity: np.ndarray,
+    trending: np.ndarray | None,
+    is_new: np.ndarray,
+    text: np.ndarray | None,
+) -> Candidates:
+    """The union of every source's top items, history excluded.
+
+    Parameters
+    ----------
+    sizes
+        Items per source (missing or 0: source off).
+    history
+        Catalog rows of the user's items.
+    model, covisitation, popularity, trending
+        Each source's scores over catalog rows (``-inf``: cannot propose; ``None``: off).
+        Co-visitation proposes only rows with a positive score; the model and co-visitation
+        propose nothing for a user without history.
+    is_new
+        Rows without training events, proposed by the ``new`` source by ``model`` score where
+        finite, else by ``text``.
+    text
+        Text similarity of the ``is_new`` rows to the user's interest (other rows are not
+        read), or ``None``.
+    """
+    n_items = len(popularity)
+    blocked = np.zeros(n_items, dtype=bool)
+    blocked[history] = True
+    new_scores = np.where(np.isfinite(model), model, -np.inf)
+    if text is not None:
+        new_scores = np.where(np.isfinite(new_scores), new_scores, text)
+    per_source: dict[str, np.ndarray | None] = {
+        "model": model if len(history) else None,
+        "covisitation": covisitation if len(history) else None,
+        "popularity": popularity,
+        "trending": trending,
+        "new": np.where(is_new, new_scores, -np.inf) if (is_new.any()) else None,
+    }
+    order: list[np.ndarray] = []
+    source_scores: dict[str, dict[int, float]] = {}
+    for name in SOURCES:
+        scores, n = per_source[name], sizes.get(name, 0)
+        if scores is None or n <= 0:
+            continue
+        usable = np.isfinite(scores) & ~blocked
+        if name == "covisitation":
+            usable &= scores > 0
+        rows = _top_rows(np.where(usable, scores, -np.inf), n)
+        source_scores[name] = {int(r): float(scores[r]) for r in rows}
+        order.append(rows)
+    merged = np.concatenate(order) if order else np.empty(0, dtype=np.int64)
+    _, first = np.unique(merged, return_index=True)
+    return Candidates(merged[np.sort(first)], source_scores, text)
+
+
+def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """Rows of the ``n`` largest finite scores, best first, ties by row."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if len(finite) > n:
+        part = np.argpartition(-scores[finite], n - 1)[:n]
+        finite = finite[part]
+    return finite[np.lexsort((finite, -scores[finite]))].astype(np.int64)

@@ -1,0 +1,501 @@
+"""The recommendation pipeline: retrieve candidates from several sources, rank, re-rank, explain.
+
+A request runs::
+
+    history -> candidates: the model's own top N, co-visitation neighbours, popularity,
+               trending, new items (each candidate keeps the sources that proposed it)
+            -> ranking: the model's score of every candidate (trending popularity for users
+               without history); with a CTR ranker attached, its logits over the best
+               candidates are fused with the model's scores within a latency budget
+            -> re-ranking: exclusions, business rules, caps, MMR / DPP diversity, novelty
+            -> new-item slots, then an explanation per item
+
+Requests are batched: the model scores all users of a batch in one pass. Reads work on an
+immutable snapshot (:class:`_Catalog`) that catalog updates replace whole, so a request never
+sees half an update.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from shoprec._runtime import single_blas_thread, torch_threads
+from shoprec.data import Catalog, Interactions
+from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
+from shoprec.models import ItemCoVisitation, Popularity, Recommender, create_recommender
+from shoprec.pipeline._config import PipelineConfig, Recommendation, Request
+from shoprec.profiles import ItemFeatures
+from shoprec.ranking import Scorer, fuse_scores, score_within_budget, user_context_text
+from shoprec.rerank import BusinessRules, Explainer, ItemAttributes, RerankConfig, Reranker
+from shoprec.text import encode_texts, item_texts
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger(__name__)
+
+_SMALL_BATCH = 8  # requests scored on one torch thread
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    """Everything a request reads about the items, replaced whole on catalog updates."""
+
+    catalog: Catalog
+    texts: list[str]
+    titles: list[str]
+    vectors: np.ndarray  # (n_items, dim) unit rows
+    attributes: ItemAttributes
+    reranker: Reranker
+    explainer: Explainer
+    is_new: np.ndarray  # (n_items,) bool: no training events
+    new_rows: np.ndarray  # rows where is_new
+    popularity: np.ndarray  # (n_items,) training events per item
+    trending: np.ndarray | None  # (n_items,) recency-weighted events
+    model_rows: np.ndarray  # catalog row of each of the model's items (-1: not in the catalog)
+    covisitation_rows: np.ndarray | None  # the same for the co-visitation source
+    removed: frozenset[str]
+
+
+class Pipeline:
+    """Retrieve -> rank -> re-rank -> explain, fitted on a shop's events and catalog.
+
+    Parameters
+    ----------
+    config
+        What to retrieve, how to rank and re-rank (defaults: :class:`PipelineConfig`).
+    random_state
+        Seeds the model.
+    progress
+        Progress bars while fitting.
+
+    Attributes
+    ----------
+    model_ : Recommender
+        The ranking model.
+    covisitation_, popularity_, trending_ : Recommender or None
+        Candidate sources (``None`` when switched off; trending needs timestamps).
+    ranker_ : Scorer or None
+        The attached second-stage ranker.
+    fingerprint_ : str
+        SHA-256 of the training events.
+    metrics_ : dict
+        Metrics recorded at training time (see :meth:`record_metrics`).
+    """
+
+    def __init__(
+        self, config: PipelineConfig | None = None, *, random_state: int = 0, progress: bool = False
+    ) -> None:
+        self.config = config
+        self.random_state = random_state
+        self.progress = progress
+        self._lock = threading.RLock()  # serialises writers and model scoring
+        self._features: tuple[Catalog, ItemFeatures] | None = None
+        self._encoder: Any = None
+
+    @property
+    def settings(self) -> PipelineConfig:
+        return self.config or PipelineConfig()
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(
+        self,
+        interactions: Interactions,
+        catalog: Catalog,
+        *,
+        validation: Interactions | None = None,
+        model: Recommender | None = None,
+    ) -> Self:
+        """Fit the model and the candidate sources on ``interactions`` over ``catalog``.
+
+        ``model``: an already fitted ranking model to use as is (its name replaces
+        ``config.model``), e.g. the winner of a comparison.
+        """
+        from shoprec.pipeline._artifact import data_fingerprint
+
+        config = self.settings
+        if model is not None:
+            if not model.is_fitted:
+                raise ValidationError("the given model is not fitted", field="model")
+            self.config = config = replace(
+                config, model=model.name, model_params=model.get_params()
+            )
+            self.model_ = model
+        else:
+            self.model_ = self._new_model(config)
+            self.model_.fit(interactions, catalog, validation=validation)
+        sources = config.candidates
+        self.covisitation_ = (
+            ItemCoVisitation().fit(interactions, catalog) if sources.get("covisitation") else None
+        )
+        self.popularity_ = Popularity().fit(interactions, catalog)
+        self.trending_ = (
+            Popularity(half_life_days=config.trending_half_life_days).fit(interactions, catalog)
+            if interactions.has_timestamps and sources.get("trending")
+            else None
+        )
+        self.ranker_: Scorer | None = None
+        self.fingerprint_ = data_fingerprint(interactions)
+        self.metrics_: dict[str, Any] = {}
+        vectors = encode_texts(config.encoder, item_texts(catalog), progress=self.progress)
+        self._view = self._make_view(catalog, vectors, frozenset())
+        return self
+
+    def _new_model(self, config: PipelineConfig) -> Recommender:
+        return create_recommender(
+            config.model,
+            random_state=self.random_state,
+            progress=self.progress,
+            **config.model_params,
+        )
+
+    def record_metrics(self, metrics: dict[str, Any]) -> None:
+        """Keep training-time metrics (e.g. the model's test NDCG) for the artifact manifest."""
+        self.metrics_ = dict(metrics)
+
+    def configure_rerank(self, rerank: RerankConfig) -> None:
+        """Re-rank with ``rerank`` from the next request on (the fitted parts are kept)."""
+        view = self._check_fitted()
+        with self._lock:
+            self.config = replace(self.settings, rerank=rerank)
+            self._view = self._make_view(view.catalog, view.vectors, view.removed)
+
+    def attach_ranker(self, ranker: Scorer | None) -> None:
+        """Use ``ranker`` (or no ranker) as the second stage from the next request on."""
+        self._check_fitted()
+        self.ranker_ = ranker
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "_view")
+
+    def _check_fitted(self) -> _Catalog:
+        if not self.is_fitted:
+            raise NotFittedError("Pipeline is not fitted; call fit() or Pipeline.load() first")
+        return self._view
+
+    def _make_view(
+        self, catalog: Catalog, vectors: np.ndarray, removed: frozenset[str]
+    ) -> _Catalog:
+        """The request-side snapshot of ``catalog`` (rebuilt on every catalog change)."""
+        config = self.settings
+        attributes = ItemAttributes.from_catalog(catalog)
+        popularity = self._by_row(self.popularity_, attributes, self.popularity_.item_scores_)
+        trending = None
+        if self.trending_ is not None:
+            trending = self._by_row(self.trending_, attributes, self.trending_.item_scores_)
+        covisitation, covisitation_rows = None, None
+        if self.covisitation_ is not None:
+            rows = covisitation_rows = attributes.rows(self.covisitation_.item_ids_)
+            n = len(catalog)
+            moved = sp.csr_matrix(  # the neighbour matrix re-indexed by catalog rows
+                (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n, len(rows))
+            )
+            covisitation = (moved @ self.covisitation_.neighbors_ @ moved.T).tocsr()
+        titles = catalog.frame["title"].astype(str).tolist()
+        return _Catalog(
+            catalog=catalog,
+            texts=item_texts(catalog),
+            titles=titles,
+            vectors=np.asarray(vectors, dtype=np.float32),
+            attributes=attributes,
+            reranker=Reranker(config.rerank, attributes, vectors, popularity),
+            explainer=Explainer(attributes, titles, embeddings=vectors, co_visitation=covisitation),
+            is_new=popularity <= 0,
+            new_rows=np.flatnonzero(popularity <= 0),
+            popularity=popularity,
+            trending=trending,
+            model_rows=attributes.rows(self.model_.item_ids_),
+            covisitation_rows=covisitation_rows,
+            removed=removed,
+        )
+
+    @staticmethod
+    def _by_row(model: Recommender, attributes: ItemAttributes, values: np.ndarray) -> np.ndarray:
+        """A per-model-item array laid out by catalog rows (0 where the model has no entry)."""
+        return _by_catalog_row(values, attributes.rows(model.item_ids_), len(attributes), fill=0.0)
+
+    # -- serving ----------------------------------------------------------------------------------
+    def recommend(self, requests: Sequence[Request]) -> list[list[Recommendation]]:
+        """The final list of every request (a batch is scored in one model pass)."""
+        with single_blas_thread():
+            return self._recommend(requests)
+
+    def _recommend(self, requests: Sequence[Request]) -> list[list[Recommendation]]:
+        view = self._check_fitted()
+        rows = [view.attributes.rows(r.history) for r in requests]
+        model_scores = self._model_scores(view, requests)
+        covisitation = None
+        if self.covisitation_ is not None:
+            covisitation = self._covisitation_scores(view, self.covisitation_, requests)
+        return [
+            self._one(
+                view,
+                request,
+                rows[i],
+                model_scores[i],
+                None if covisitation is None else covisitation[i],
+            )
+            for i, request in enumerate(requests)
+        ]
+
+    def recommend_one(self, history: Sequence[str] = (), **request: Any) -> list[Recommendation]:
+        """Single-request form of :meth:`recommend`; keywords as in :class:`Request`."""
+        return self.recommend([Request(history=history, **request)])[0]
+
+    def _model_scores(self, view: _Catalog, requests: Sequence[Request]) -> np.ndarray:
+        """``(n_requests, n_items)`` model scores by catalog row; ``-inf`` where unknown."""
+        model = self.model_
+        # A few users are too little work for a thread pool: waking one costs more (190 ms
+        # instead of 14 ms per text-sequence request on a busy 2-core machine).
+        small = len(requests) <= _SMALL_BATCH and "torch" in sys.modules  # a torch model
+        threads = 1 if small else None
+        with self._lock, torch_threads(threads):
+            histories = [model.encode_items(r.history) for r in requests]
+            scorer = getattr(model, "score_events", None)
+            typed = all(r.event_types is not None for r in requests)
+            if scorer is not None and typed and requests:
+                kinds = [
+                    [t for t, i in zip(r.event_types or (), r.history, strict=True)
+                     if i in model.item_index_]
+                    for r in requests
+                ]  # fmt: skip
+                scores = scorer(histories, event_types=kinds)
+            else:
+                scores = model.score(histories)
+        return _by_catalog_row(scores, view.model_rows, len(view.catalog), fill=-np.inf)
+
+    @staticmethod
+    def _covisitation_scores(
+        view: _Catalog, model: Recommender, requests: Sequence[Request]
+    ) -> np.ndarray:
+        scores = model.score([model.encode_items(r.history) for r in requests])
+        rows = view.covisitation_rows
+        assert rows is not None  # set whenever the co-visitation source is
+        return _by_catalog_row(scores, rows, len(view.catalog), fill=0.0)
+
+    def _one(
+        self,
+        view: _Catalog,
+        request: Request,
+        history: np.ndarray,
+        model_scores: np.ndarray,
+        covisitation: np.ndarray | None,
+    ) -> list[Recommendation]:
+        from shoprec.pipeline._candidates import gather_candidates
+
+        config = self.settings
+        popularity, trending = view.popularity, view.trending
+        known_history = history[history >= 0]
+        text = None
+        if len(known_history):  # only new items need text scores: a full product costs ms
+            interest = view.vectors[known_history].mean(axis=0)
+            text = np.full(len(view.catalog), -np.inf)
+            text[view.new_rows] = view.vectors[view.new_rows] @ interest
+        candidates = gather_candidates(
+            config.candidates, known_history, model_scores, covisitation, popularity, trending,
+            view.is_new, text,
+        )  # fmt: skip
+        # Users without history are ranked by what is popular now; others by the model.
+        if len(known_history):
+            rank_scores = model_scores
+        else:
+            rank_scores = trending if trending is not None else popularity
+        scored = candidates.rows[np.isfinite(rank_scores[candidates.rows])]
+        values = rank_scores[scored].astype(np.float64)
+        if self.ranker_ is not None and len(scored):
+            values = self._fuse_ranker(view, request, known_history, scored, values)
+        rules = request.rules or BusinessRules()
+        banned = set(request.exclude) | view.removed
+        if banned:
+            rules = replace(rules, exclude_item_ids=frozenset(rules.exclude_item_ids) | banned)
+        seen = view.attributes.item_ids[known_history]
+        slots = min(config.new_item_slots, request.k - 1)
+        unscored = np.setdiff1d(candidates.rows[view.is_new[candidates.rows]], scored)
+        slots = slots if len(unscored) else 0
+        ids, scores = view.reranker.rerank(
+            view.attributes.item_ids[scored], values, k=request.k - slots, seen=seen,
+            rules=rules, diversity=request.diversity,
+        )  # fmt: skip
+        if slots:
+            new_ids, new_scores = view.reranker.rerank(
+                view.attributes.item_ids[unscored], candidates.text_scores(unscored),
+                k=slots, seen=seen, rules=rules,
+            )  # fmt: skip
+            ids, scores = np.concatenate([ids, new_ids]), np.concatenate([scores, new_scores])
+        result_rows = view.attributes.rows(ids)
+        sources = [candidates.sources_of(int(r)) for r in result_rows]
+        explanations: list[Any] = [None] * len(ids)
+        if request.explain:
+            history_types = request.event_types
+            if history_types is not None:
+                history_types = [t for t, r in zip(history_types, history, strict=True) if r >= 0]
+            explanations = view.explainer.explain(
+                result_rows.tolist(), sources, known_history, history_types
+            )
+        return [
+            Recommendation(str(i), float(s), src, e)
+            for i, s, src, e in zip(ids, scores, sources, explanations, strict=True)
+        ]
+
+    def _fuse_ranker(
+        self,
+        view: _Catalog,
+        request: Request,
+        history: np.ndarray,
+        rows: np.ndarray,
+        model_scores: np.ndarray,
+    ) -> np.ndarray:
+        """The model's scores fused with the ranker's logits over the best ``ranker_top_n``
+        candidates (fewer when the latency budget runs out); see :func:`fuse_scores`."""
+        config = self.settings
+        top = np.argsort(-model_scores, kind="stable")[: config.ranker_top_n]
+        context = request.context
+        if context is None:
+            context = user_context_text(None, [view.titles[r] for r in history[::-1]])
+        logits = np.full(len(rows), np.nan)
+        logits[top] = score_within_budget(
+            self.ranker_, context, [view.texts[r] for r in rows[top]], config.ranker_budget_ms
+        )
+        return fuse_scores(model_scores, logits, config.ranker_weight)
+
+    # -- search -----------------------------------------------------------------------------------
+    def search(
+        self, query: str, *, history: Sequence[str] = (), k: int = 10, personalization: float = 0.3
+    ) -> list[tuple[str, float]]:
+        """Items whose text best matches ``query``, mixed with the user's interest (the mean
+        vector of their ``history``) by ``personalization``; removed items are skipped."""
+        view = self._check_fitted()
+        if not isinstance(query, str) or not query.strip():
+            raise ValidationError("query must be a non-empty string", field="query")
+        if not 0.0 <= personalization <= 1.0:
+            raise ValidationError("personalization must lie in [0, 1]", field="personalization")
+        with single_blas_thread():
+            scores = view.vectors @ self._query_encoder().encode([query])[0]
+        rows = view.attributes.rows(history)
+        rows = rows[rows >= 0]
+        if len(rows) and personalization > 0:
+            interest = view.vectors[rows].mean(axis=0)
+            interest /= max(float(np.linalg.norm(interest)), 1e-12)
+            scores = (1 - personalization) * scores + personalization * (view.vectors @ interest)
+        return self._top(view, scores, k, exclude=())
+
+    def similar_items(self, item_id: str, *, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` items with the closest text to ``item_id`` (itself excluded)."""
+        view = self._check_fitted()
+        (row,) = view.attributes.rows([item_id])
+        if row < 0:
+            raise ValidationError(f"unknown item id {item_id!r}", field="item_id")
+        with single_blas_thread():
+            scores = view.vectors @ view.vectors[row]
+        return self._top(view, scores, k, exclude=(item_id,))
+
+    def _query_encoder(self) -> Any:
+        """The text encoder, created once (an ONNX session costs ~200 ms to open)."""
+        from shoprec.text import create_encoder
+
+        with self._lock:
+            if self._encoder is None:
+                encoder = create_encoder(self.settings.encoder)
+                width = self._check_fitted().vectors.shape[1]
+                if encoder.dim != width:  # vectors of another encoder, or a corrupt artifact
+                    raise ArtifactError(
+                        f"the item vectors (item_vectors.safetensors) are {width} wide; the "
+                        f"configured encoder {self.settings.encoder!r} gives {encoder.dim}"
+                    )
+                self._encoder = encoder
+            return self._encoder
+
+    @staticmethod
+    def _top(
+        view: _Catalog, scores: np.ndarray, k: int, exclude: Collection[str]
+    ) -> list[tuple[str, float]]:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValidationError(f"k must be a positive integer, got {k!r}", field="k")
+        banned = view.attributes.rows([*exclude, *view.removed])
+        scores = scores.astype(np.float64, copy=True)
+        scores[banned[banned >= 0]] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:k]
+        top = top[np.isfinite(scores[top])]
+        return [(str(view.attributes.item_ids[r]), float(scores[r])) for r in top]
+
+    # -- catalog updates --------------------------------------------------------------------------
+    def add_items(self, catalog: Catalog) -> None:
+        """Upsert items: new ones are recommendable at once (from their text), known ones get
+        their new attributes and text. A removed item that comes back is restored."""
+        view = self._check_fitted()
+        with self._lock:
+            merged = view.catalog.upsert(catalog)
+            vectors = encode_texts(self.settings.encoder, item_texts(merged))
+            adder = getattr(self.model_, "add_items", None)
+            if adder is not None:
+                adder(catalog)
+            removed = view.removed - set(catalog.item_ids)
+            self._view = self._make_view(merged, vectors, frozenset(removed))
+
+    def remove_items(self, item_ids: Collection[str]) -> None:
+        """Stop recommending and returning ``item_ids`` (unknown ids are ignored)."""
+        view = self._check_fitted()
+        with self._lock:
+            self._view = replace(view, removed=view.removed | frozenset(map(str, item_ids)))
+
+    @property
+    def catalog(self) -> Catalog:
+        """The current catalog (training items plus upserts)."""
+        return self._check_fitted().catalog
+
+    def item_vectors(self) -> np.ndarray:
+        """Unit text vectors of the current catalog's items, in catalog order."""
+        return self._check_fitted().vectors
+
+    @property
+    def reranker(self) -> Reranker:
+        """The current re-ranking step (rebuilt on catalog and re-rank config changes)."""
+        return self._check_fitted().reranker
+
+    def popularity_by_row(self) -> np.ndarray:
+        """Training events per item of the current catalog, in catalog order."""
+        return self._check_fitted().popularity
+
+    def item_features(self) -> ItemFeatures:
+        """Portrait features of the current catalog (built once per catalog version)."""
+        view = self._check_fitted()
+        with self._lock:
+            if self._features is None or self._features[0] is not view.catalog:
+                features = ItemFeatures.from_catalog(view.catalog, view.vectors)
+                self._features = (view.catalog, features)
+            return self._features[1]
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, path: Any) -> Any:
+        """Write the pipeline as one directory (see :mod:`shoprec.pipeline._artifact`)."""
+        from shoprec.pipeline._artifact import save_pipeline
+
+        return save_pipeline(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Pipeline:
+        """Read a directory written by :meth:`save`."""
+        from shoprec.pipeline._artifact import load_pipeline
+
+        return load_pipeline(path)
+
+
+def _by_catalog_row(
+    values: np.ndarray, rows: np.ndarray, n_items: int, *, fill: float
+) -> np.ndarray:
+    """``values`` (last axis over a model's items) laid out by catalog row: item ``j`` goes to
+    row ``rows[j]``; ``fill`` where no model item lands, and items with ``rows[j] < 0`` (not in
+    the catalog) drop. float64."""
+    values = np.asarray(values)
+    out = np.full((*values.shape[:-1], n_items), fill, dtype=np.float64)
+    known = rows >= 0
+    out[..., rows[known]] = values[..., known]
+    return out

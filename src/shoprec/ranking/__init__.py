@@ -1,0 +1,37 @@
+"""The second ranking stage: the :class:`Scorer` contract, the fine-tuned CTR cross-encoder, its
+training pairs, calibration and int8 ONNX export."""
+
+from __future__ import annotations
+
+from shoprec.ranking._calibration import platt_scaling, sigmoid
+from shoprec.ranking._ctr_data import PairSet, user_contexts, validation_pairs
+from shoprec.ranking._ctr_onnx import CTR_ONNX_FORMAT, OnnxCTRRanker, export_ctr_onnx
+from shoprec.ranking._ctr_ranker import CTRRanker
+from shoprec.ranking._pairs import (
+    Pairs,
+    TrainingPair,
+    check_pairs,
+    mine_training_pairs,
+    user_context_text,
+)
+from shoprec.ranking._scorer import Scorer, fuse_scores, score_within_budget
+
+__all__ = [
+    "CTR_ONNX_FORMAT",
+    "CTRRanker",
+    "OnnxCTRRanker",
+    "PairSet",
+    "Pairs",
+    "Scorer",
+    "TrainingPair",
+    "check_pairs",
+    "export_ctr_onnx",
+    "fuse_scores",
+    "mine_training_pairs",
+    "platt_scaling",
+    "score_within_budget",
+    "sigmoid",
+    "user_context_text",
+    "user_contexts",
+    "validation_pairs",
+]

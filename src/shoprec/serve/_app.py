@@ -1,0 +1,277 @@
+"""The FastAPI application: :func:`create_app` wires settings, state, routers and error handling.
+
+The app is a thin edge: the lifespan loads the pipeline and opens the store, routers validate
+requests and call :class:`~shoprec.serve._state.ServingState` (recommendations through a
+:class:`~shoprec.serve._batching.MicroBatcher`, which computes concurrent ones together), and
+library errors map to HTTP answers (``ValidationError`` 422 with the row and field,
+``NotFoundError`` 404, a bad artifact 422, a missing previous version 409, more waiting
+recommendation requests than the service admits 503, the store unavailable 503 with
+``Retry-After``). Request bodies above ``max_body_bytes``
+get 413 before they are parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shoprec.exceptions import (
+    ArtifactError,
+    NotFittedError,
+    NotFoundError,
+    OverloadedError,
+    StateConflictError,
+    StoreUnavailableError,
+    ValidationError,
+)
+from shoprec.online import (
+    ExperimentConflictError,
+    ExperimentNotFoundError,
+    running_experiment,
+)
+from shoprec.pipeline import Pipeline
+from shoprec.serve._access import require_read
+from shoprec.serve._batching import MicroBatcher
+from shoprec.serve._dependencies import API_PREFIX
+from shoprec.serve._deployment import freeze_heap
+from shoprec.serve._impressions import ImpressionLog
+from shoprec.serve._settings import ServiceSettings
+from shoprec.serve._state import ServingState
+from shoprec.serve._telemetry import RequestMetrics, ServiceMetrics, install_redaction
+from shoprec.store import EventStore, open_store
+
+__all__ = ["API_PREFIX", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """Real-time recommendations for an online shop.
+
+Ingest events as they happen; the next recommendation, search or portrait reflects them.
+When the service runs with keys, every route but the health checks needs one in the
+`X-API-Key` header (or `Authorization: Bearer`): the read key opens recommendations, search,
+items, portraits and metrics, the admin key everything.
+Errors: 401 missing or wrong key, 403 read key on an admin route, 404 unknown user or item,
+409 no version to roll back to, 413 body too large, 422 invalid input (`detail` names the
+field, and the row of a batch), 503 overloaded or store unavailable (retry after the
+`Retry-After` seconds).
+"""
+
+_OPEN_WARNING = (
+    "no API key is set: every route, writes and admin included, is open to anyone who can "
+    "reach the service; set SHOPREC_API_KEY or SHOPREC_API_KEY_FILE"
+)
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+    store: EventStore | None = None,
+) -> FastAPI:
+    """The recommendation service.
+
+    Parameters
+    ----------
+    settings
+        Service settings (default: read from ``SHOPREC_*`` environment variables).
+    pipeline
+        A fitted pipeline to serve instead of loading ``settings.pipeline``.
+    store
+        An open event store to use instead of opening ``settings.store_url``; the app does
+        not close a store it was given.
+
+    Returns
+    -------
+    FastAPI
+        The app; its lifespan (e.g. ``with TestClient(app)``, or uvicorn) loads and closes.
+    """
+    from shoprec.serve.routes import ROUTERS
+
+    settings = settings or ServiceSettings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        uninstall = install_redaction()
+        if settings.api_key is None:
+            logger.warning(_OPEN_WARNING)
+        owned = store is None
+        events = store if store is not None else open_store(settings.resolved_store_url())
+        try:
+            served, path = pipeline, None
+            if served is None:
+                if settings.pipeline is None:
+                    raise ArtifactError("no pipeline: set SHOPREC_PIPELINE or pass --pipeline")
+                served, path = Pipeline.load(settings.pipeline), settings.pipeline
+            app.state.serving = ServingState(
+                served,
+                events,
+                path=path,
+                history_limit=settings.history_limit,
+                cache_users=settings.cache_users,
+            )
+            app.state.impressions = _impression_log(settings, events, owned=owned)
+            _resume_experiment(app.state.serving)
+            app.state.recommender = MicroBatcher(
+                app.state.serving.recommend_batch,
+                max_batch=settings.max_batch_requests,
+                max_waiting=settings.max_waiting_requests,
+                name="recommend",
+                on_batch=metrics.batch_size.observe,
+            )
+            freeze_heap()
+            metrics.set_version(app.state.serving.active.version)
+            logger.info("serving pipeline version %s", app.state.serving.active.version)
+            yield
+            app.state.recommender.close()
+            if app.state.impressions is not None:
+                app.state.impressions.close()
+            app.state.serving.close()
+        finally:
+            if owned:
+                events.close()
+            uninstall()
+
+    docs = settings.public_docs
+    app = FastAPI(
+        title="shoprec",
+        version="1",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
+    if not docs:
+        _add_private_openapi(app)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    for router in ROUTERS:
+        app.include_router(router)
+    _add_error_handlers(app)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app
+
+
+def _add_private_openapi(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_read)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+
+def _impression_log(
+    settings: ServiceSettings, store: EventStore, *, owned: bool
+) -> ImpressionLog | None:
+    if not settings.log_impressions:
+        return None
+    return ImpressionLog(
+        store,
+        journal_dir=settings.resolved_journal(owned_store=owned),
+        flush_interval=settings.impression_flush_s,
+    )
+
+
+def _resume_experiment(state: ServingState) -> None:
+    """Split traffic again for the experiment that was running when the service stopped."""
+    experiment = running_experiment(state.store)
+    if experiment is None:
+        return
+    try:
+        state.run_experiment(experiment)
+    except (ArtifactError, OSError) as error:
+        logger.error(
+            "experiment %s not resumed, a variant failed to load: %s", experiment.name, error
+        )
+    else:
+        logger.info("resumed experiment %s", experiment.name)
+
+
+def _errors(
+    message: str, *, field: str | None = None, row: int | None = None, kind: str = "value_error"
+) -> dict[str, Any]:
+    loc: list[Any] = ["body"] if field is None else ["body", field]
+    entry: dict[str, Any] = {"loc": loc, "msg": message, "type": kind}
+    if row is not None:
+        entry["row"] = row
+    if field is not None:
+        entry["field"] = field
+    return {"detail": [entry]}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which may hold NaN (unencodable) or payloads.
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in _as_list(error.errors())
+        ]
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content=jsonable_encoder({"detail": detail}),
+        )
+
+    @app.exception_handler(ValidationError)
+    async def invalid_data(request: Request, error: ValidationError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content=_errors(error.reason, field=error.field, row=error.row),
+        )
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, error: NotFoundError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(error)})
+
+    @app.exception_handler(ExperimentNotFoundError)
+    async def no_experiment(request: Request, error: ExperimentNotFoundError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(error)})
+
+    @app.exception_handler(ExperimentConflictError)
+    async def experiment_conflict(request: Request, error: ExperimentConflictError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(error)})
+
+    @app.exception_handler(StateConflictError)
+    async def conflict(request: Request, error: StateConflictError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(error)})
+
+    @app.exception_handler(ArtifactError)
+    async def bad_artifact(request: Request, error: ArtifactError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content=_errors(str(error), field="path", kind="artifact_error"),
+        )
+
+    @app.exception_handler(OverloadedError)
+    async def overloaded(request: Request, error: OverloadedError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": str(error)},
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(StoreUnavailableError)
+    async def store_down(request: Request, error: StoreUnavailableError) -> JSONResponse:
+        retry = request.app.state.settings.store_retry_after_s
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": "the event store is unavailable; retry later"},
+            headers={"Retry-After": str(retry)},
+        )
+
+    @app.exception_handler(NotFittedError)
+    async def not_ready(request: Request, error: NotFittedError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE, content={"detail": str(error)}
+        )
+
+
+def _as_list(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    return [e for e in errors if isinstance(e, dict)]

@@ -1,0 +1,438 @@
+"""The serving state: the active pipeline (and the previous one, for rollback), the event store,
+and per-user caches kept fresh on every write.
+
+Reads take no lock: a request reads :attr:`ServingState.active` once and works on that
+deployment, so a swap never changes a pipeline under a running request. Writes are ordered:
+
+- catalog changes and swaps hold ``_admin_lock``; the store is written first (durable), then the
+  active pipeline, and every pipeline that becomes active later replays the store's catalog
+  (:meth:`ServingState._sync_catalog`), so upserts and deletions survive reloads and restarts;
+- ingestion, user deletion and portrait loads hold ``_user_lock``: an event is committed to the
+  store, the user's cached history is dropped and their portrait is updated, all before the
+  call returns (read-your-writes).
+
+The user caches are in :mod:`shoprec.serve._caches`, deployments in
+:mod:`shoprec.serve._deployment`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from shoprec.data import Catalog, Event, EventType, Item
+from shoprec.exceptions import (
+    NotFoundError,
+    StateConflictError,
+    StoreUnavailableError,
+    ValidationError,
+)
+from shoprec.online import Experiment
+from shoprec.pipeline import Pipeline, Recommendation, Request
+from shoprec.profiles import PortraitConfig, UserPortrait
+from shoprec.rerank import BusinessRules
+from shoprec.serve._caches import HistoryCache, PortraitCache
+from shoprec.serve._catalog import CatalogIndex, changed_items
+from shoprec.serve._deployment import Deployment, artifact_version, warm_up
+from shoprec.serve._experiments import ExperimentRouting
+from shoprec.store import AppendResult, EventStore
+
+__all__ = [
+    "RESERVED_USER_PREFIX",
+    "RecommendQuery",
+    "ServingState",
+]
+
+logger = logging.getLogger(__name__)
+
+RESERVED_USER_PREFIX = "shoprec:"
+"""User ids starting with this are refused: the service keeps its own documents under them."""
+_REMOVED_DOC = RESERVED_USER_PREFIX + "removed-items"
+
+
+@dataclass(frozen=True)
+class RecommendQuery:
+    """One user's recommendation request to the service.
+
+    Attributes
+    ----------
+    user_id
+        Whose history to use; ``None`` for an anonymous visitor.
+    k
+        Length of the list.
+    diversity
+        Re-ranking weight for this request (``None``: the pipeline's setting).
+    rules
+        Business rules (filters) for this request.
+    exclude
+        Item ids never to recommend.
+    explain
+        Whether each item gets a reason.
+    platform
+        Only this platform's items, from the user's events on it.
+    """
+
+    user_id: str | None
+    k: int = 10
+    diversity: float | None = None
+    rules: BusinessRules | None = None
+    exclude: Sequence[str] = ()
+    explain: bool = True
+    platform: str | None = None
+
+
+class ServingState:
+    """Everything the endpoints share: the deployments, the store and the user caches.
+
+    Parameters
+    ----------
+    pipeline
+        The pipeline to serve first.
+    store
+        The event store (its catalog holds the items upserted through the service).
+    path
+        Where ``pipeline`` was loaded from, if anywhere.
+    history_limit
+        Most recent events per user that recommendations and search read.
+    cache_users
+        Users whose history and portrait stay in memory (least recently used dropped first).
+    portrait_config
+        How portraits weigh events.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        store: EventStore,
+        *,
+        path: str | Path | None = None,
+        history_limit: int = 200,
+        cache_users: int = 10_000,
+        portrait_config: PortraitConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.history_limit = history_limit
+        self.cache_users = cache_users
+        self._admin_lock = threading.RLock()
+        self._user_lock = threading.RLock()
+        self._histories = HistoryCache(store, limit=history_limit, capacity=cache_users)
+        self._portraits = PortraitCache(
+            store, portrait_config or PortraitConfig(), capacity=cache_users
+        )
+        self._indexes: dict[int, CatalogIndex | None] = {}  # by id of a serving pipeline
+        docs = store.load_profiles([_REMOVED_DOC])
+        self._removed: set[str] = set(json.loads(docs[_REMOVED_DOC])) if docs else set()
+        self._previous: Deployment | None = None
+        self._active = self._deploy(pipeline, path)
+        self._routing: ExperimentRouting | None = None
+
+    # -- deployments ------------------------------------------------------------------------------
+    @property
+    def active(self) -> Deployment:
+        """The deployment serving requests now."""
+        return self._active
+
+    @property
+    def previous(self) -> Deployment | None:
+        """The deployment a rollback returns to."""
+        return self._previous
+
+    def load(self, path: str | Path) -> Deployment:
+        """Load the artifact at ``path`` (while the current one keeps serving) and swap it in."""
+        pipeline = Pipeline.load(path)
+        return self.swap(pipeline, path=path)
+
+    def swap(self, pipeline: Pipeline, *, path: str | Path | None = None) -> Deployment:
+        """Make ``pipeline`` active at once; the active one becomes :attr:`previous`."""
+        with self._admin_lock:
+            deployment = self._deploy(pipeline, path)
+            self._activate(deployment, keep=self._active)
+        logger.info("deployed pipeline version %s", deployment.version)
+        return deployment
+
+    def rollback(self) -> Deployment:
+        """Swap the previous deployment back in (the current one becomes the previous)."""
+        with self._admin_lock:
+            previous = self._previous
+            if previous is None:
+                raise StateConflictError("there is no previous pipeline version to roll back to")
+            self._sync_catalog(previous)
+            self._activate(previous, keep=self._active)
+        logger.info("rolled back to pipeline version %s", previous.version)
+        return previous
+
+    def _activate(self, deployment: Deployment, *, keep: Deployment) -> None:
+        with self._user_lock:  # portraits read item features: none may span the swap
+            self._previous, self._active = keep, deployment
+            self._portraits.clear()
+
+    def _deploy(self, pipeline: Pipeline, path: str | Path | None) -> Deployment:
+        deployment = Deployment(
+            pipeline=pipeline,
+            version=artifact_version(pipeline, path),
+            path=None if path is None else str(path),
+            loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        self._sync_catalog(deployment)
+        warm_up(pipeline)
+        return deployment
+
+    def _sync_catalog(self, deployment: Deployment) -> None:
+        """Apply the store's catalog (upserted items) and the removed ids to ``deployment``."""
+        pipeline = deployment.pipeline
+        overlay = self.store.catalog()
+        updates = changed_items(pipeline.catalog, overlay)
+        restore = deployment.removed - self._removed
+        if restore:  # removed here earlier, upserted since: add_items brings them back
+            missing = restore - set(updates.item_ids)
+            extra = pipeline.catalog.subset(missing)
+            updates = Catalog(_concat(updates, extra))
+        if len(updates):
+            pipeline.add_items(updates)
+        deployment.removed -= restore
+        if self._removed - deployment.removed:
+            pipeline.remove_items(self._removed)
+            deployment.removed |= self._removed
+
+    # -- experiments ------------------------------------------------------------------------------
+    @property
+    def routing(self) -> ExperimentRouting | None:
+        """The running experiment's variant deployments, if an experiment runs."""
+        return self._routing
+
+    def run_experiment(self, experiment: Experiment | None) -> None:
+        """Split users between ``experiment``'s variants (loading their pipelines first while
+        the current routing keeps serving), or stop splitting with ``None``."""
+        with self._admin_lock:
+            routing = None
+            if experiment is not None:
+                deploy = lambda path: self._deploy(Pipeline.load(path), path)  # noqa: E731
+                routing = ExperimentRouting.load(experiment, self._active, deploy)
+            self._routing = routing
+
+    def _serving(self) -> list[Deployment]:
+        """The active deployment and each other pipeline an experiment serves."""
+        routing = self._routing
+        extra = [] if routing is None else list(routing.pipelines())
+        return [self._active, *(d for d in extra if d.pipeline is not self._active.pipeline)]
+
+    # -- events -----------------------------------------------------------------------------------
+    def ingest(
+        self, events: Sequence[Event], client_event_ids: Sequence[str | None] | None = None
+    ) -> AppendResult:
+        """Store ``events`` durably and fold them into their users' portraits.
+
+        Raises
+        ------
+        ValidationError
+            Naming the 1-based row and the field of the first bad event; nothing is stored.
+        """
+        catalog = self._active.pipeline.catalog
+        for row, event in enumerate(events, start=1):
+            if event.user_id.startswith(RESERVED_USER_PREFIX):
+                raise ValidationError(
+                    f"user ids starting with {RESERVED_USER_PREFIX!r} are reserved",
+                    row=row,
+                    field="user_id",
+                )
+            if event.item_id and (event.item_id not in catalog or event.item_id in self._removed):
+                raise ValidationError("unknown item id", row=row, field="item_id")
+            if not event.item_id and event.event_type == EventType.SEARCH and not event.query:
+                raise ValidationError(
+                    "a search without an item needs a query", row=row, field="query"
+                )
+        with self._user_lock:
+            result = self.store.append(events, client_event_ids=client_event_ids)
+            fresh = [e for e, dup in zip(events, result.duplicate, strict=True) if not dup]
+            users = list(dict.fromkeys(e.user_id for e in fresh))
+            self._histories.invalidate(users)
+            if fresh:
+                deployment = self._active
+                features = deployment.pipeline.item_features()
+                self._portraits.fold(fresh, features, deployment.version)
+        return result
+
+    # -- users ------------------------------------------------------------------------------------
+    def history(self, user_id: str, *, platform: str | None = None) -> tuple[Event, ...]:
+        """The user's ``history_limit`` most recent events, oldest first (cached)."""
+        return self._histories.get(user_id, platform)
+
+    def portrait(self, user_id: str) -> UserPortrait:
+        """A snapshot of the user's current portrait.
+
+        Raises
+        ------
+        NotFoundError
+            If the user has no events.
+        """
+        if user_id.startswith(RESERVED_USER_PREFIX):
+            raise NotFoundError("unknown user")
+        with self._user_lock:
+            deployment = self._active
+            features = deployment.pipeline.item_features()
+            portrait = self._portraits.get(user_id, features, deployment.version)
+        if portrait is None:
+            raise NotFoundError("unknown user")
+        return portrait
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove the user's events, portrait and cached state; returns events removed.
+
+        Raises
+        ------
+        NotFoundError
+            If the user has no events.
+        """
+        if user_id.startswith(RESERVED_USER_PREFIX):
+            raise NotFoundError("unknown user")
+        with self._user_lock:
+            removed = self.store.delete_user(user_id)
+            self._portraits.drop(user_id)
+            self._histories.invalidate([user_id])
+        if not removed:
+            raise NotFoundError("unknown user")
+        return removed
+
+    # -- reads ------------------------------------------------------------------------------------
+    def recommend(self, query: RecommendQuery) -> tuple[list[Recommendation], Deployment]:
+        """The user's recommendations from their latest history (anonymous for no user or a
+        user without events), and the deployment that computed them."""
+        return self.recommend_batch([query])[0]
+
+    def recommend_batch(
+        self, queries: Sequence[RecommendQuery]
+    ) -> list[tuple[list[Recommendation], Deployment]]:
+        """:meth:`recommend` for several users, one pipeline call per deployment serving them
+        (one, unless an experiment splits them between variants)."""
+        active, routing = self._active, self._routing
+        routes = [(routing and routing.route(q.user_id)) or active for q in queries]
+        out: list[tuple[list[Recommendation], Deployment] | None] = [None] * len(queries)
+        for deployment in {id(d): d for d in routes}.values():
+            rows = [i for i, d in enumerate(routes) if d is deployment]
+            pipeline = deployment.pipeline
+            index = self._catalog_index(pipeline)
+            requests = [self._request(queries[i], pipeline, index) for i in rows]
+            for i, recommendations in zip(rows, pipeline.recommend(requests), strict=True):
+                out[i] = (recommendations, deployment)
+        return [result for result in out if result is not None]
+
+    def _request(self, query: RecommendQuery, pipeline: Pipeline, index: CatalogIndex) -> Request:
+        user_id, rules = query.user_id, query.rules
+        if query.platform is not None:
+            index.check_platform(query.platform)
+            rules = replace(rules or BusinessRules(), platform=query.platform)
+        history = self.history(user_id, platform=query.platform) if user_id else ()
+        events = [e for e in history if e.item_id]
+        items = [e.item_id for e in events]
+        context = None
+        if pipeline.ranker_ is not None and user_id and events:
+            context = index.context(self.portrait(user_id), items)
+        return Request(
+            history=items,
+            event_types=[EventType(e.event_type).value for e in events],
+            k=query.k,
+            diversity=query.diversity,
+            rules=rules,
+            exclude=query.exclude,
+            explain=query.explain,
+            context=context,
+        )
+
+    def search(
+        self, query: str, *, user_id: str | None = None, k: int = 10, personalization: float = 0.3
+    ) -> list[tuple[str, float]]:
+        """Items matching ``query``, personalised by the user's recent items if known."""
+        history = [e.item_id for e in self.history(user_id) if e.item_id] if user_id else []
+        return self._active.pipeline.search(
+            query, history=history, k=k, personalization=personalization
+        )
+
+    def similar_items(self, item_id: str, *, k: int = 10) -> list[tuple[str, float]]:
+        """The items closest to ``item_id``; :class:`NotFoundError` for an unknown one."""
+        self.item(item_id)
+        return self._active.pipeline.similar_items(item_id, k=k)
+
+    def item(self, item_id: str) -> Item:
+        """The current record of ``item_id``; :class:`NotFoundError` when unknown or deleted."""
+        catalog = self._active.pipeline.catalog
+        if item_id not in catalog or item_id in self._removed:
+            raise NotFoundError("unknown item")
+        return catalog.item(item_id)
+
+    def _catalog_index(self, pipeline: Pipeline) -> CatalogIndex:
+        catalog = pipeline.catalog
+        index = self._indexes.get(id(pipeline))
+        if index is None or index.catalog is not catalog:
+            self._indexes = {
+                id(d.pipeline): self._indexes.get(id(d.pipeline)) for d in self._serving()
+            }
+            index = self._indexes[id(pipeline)] = CatalogIndex(catalog)
+        return index
+
+    # -- catalog ----------------------------------------------------------------------------------
+    def upsert_items(self, items: Sequence[Item]) -> int:
+        """Insert or replace items; new ones are recommendable at once. Returns items written."""
+        updates = Catalog.from_items(items)  # refuses duplicate ids
+        with self._admin_lock:
+            written = self.store.upsert_items(items)
+            restored = self._removed & set(updates.item_ids)
+            if restored:
+                self._removed -= restored
+                self._save_removed()
+            for deployment in self._serving():
+                deployment.pipeline.add_items(updates)
+                deployment.removed -= restored
+                deployment.pipeline.item_features()
+        return written
+
+    def delete_items(self, item_ids: Collection[str]) -> int:
+        """Stop serving ``item_ids``; returns how many were known.
+
+        Raises
+        ------
+        NotFoundError
+            If none of them is known.
+        """
+        with self._admin_lock:
+            deployment = self._active
+            catalog = deployment.pipeline.catalog
+            known = {i for i in item_ids if i in catalog and i not in self._removed}
+            if not known:
+                raise NotFoundError("unknown item")
+            self.store.delete_items(sorted(known))
+            self._removed |= known
+            self._save_removed()
+            for serving in self._serving():
+                serving.pipeline.remove_items(known & set(serving.pipeline.catalog.item_ids))
+                serving.removed |= known
+        return len(known)
+
+    def _save_removed(self) -> None:
+        self.store.save_profiles({_REMOVED_DOC: json.dumps(sorted(self._removed))})
+
+    # -- health -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Save the changed portraits (the store stays open: it belongs to the caller)."""
+        with self._user_lock:
+            try:
+                saved = self._portraits.flush()
+            except StoreUnavailableError:  # they are rebuilt from the events when next read
+                logger.warning("the store is unavailable; changed portraits were not saved")
+                return
+        logger.debug("saved %d portraits", saved)
+
+    def check_store(self) -> None:
+        """Raise if the store cannot answer a query."""
+        self.store.last_sequence()
+
+
+def _concat(first: Catalog, second: Catalog) -> Any:
+    import pandas as pd
+
+    return pd.concat([first.frame, second.frame], ignore_index=True)

@@ -1,0 +1,70 @@
+"""Model lifecycle: load a new artifact without downtime, roll back, show the versions."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Depends, Request
+
+from shoprec.exceptions import ValidationError
+from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin
+from shoprec.serve._deployment import Deployment, freeze_heap
+from shoprec.serve._schemas import ReloadRequest, VersionInfo, VersionResponse
+from shoprec.serve._state import ServingState
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix=API_PREFIX + "/admin", tags=["admin"], dependencies=[Depends(require_admin)]
+)
+
+
+@router.post("/reload")
+def reload(state: StateDep, request: Request, body: ReloadRequest | None = None) -> VersionResponse:
+    """Load a pipeline directory (default: the configured one) while the current version keeps
+    serving, then swap it in atomically; the current version is kept for rollback."""
+    path = body.path if body is not None and body.path is not None else None
+    path = path or state.active.path or _configured(request)
+    if path is None:
+        raise ValidationError("no pipeline path given or configured", field="path")
+    if not os.path.isdir(path):
+        raise ValidationError("not a pipeline directory", field="path")
+    state.load(path)
+    freeze_heap()
+    _swapped(request, state)
+    return _versions(state)
+
+
+@router.post("/rollback")
+def rollback(state: StateDep, request: Request) -> VersionResponse:
+    """Swap the previous version back in (409 when there is none)."""
+    state.rollback()
+    _swapped(request, state)
+    return _versions(state)
+
+
+@router.get("/version")
+def version(state: StateDep) -> VersionResponse:
+    """The active version and the one a rollback returns to."""
+    return _versions(state)
+
+
+def _configured(request: Request) -> str | None:
+    configured = request.app.state.settings.pipeline
+    return None if configured is None else str(configured)
+
+
+def _swapped(request: Request, state: ServingState) -> None:
+    metrics = request.app.state.metrics
+    metrics.swaps.inc()
+    metrics.set_version(state.active.version)
+
+
+def _info(deployment: Deployment | None) -> VersionInfo | None:
+    return None if deployment is None else VersionInfo(**deployment.info())
+
+
+def _versions(state: ServingState) -> VersionResponse:
+    return VersionResponse(
+        active=VersionInfo(**state.active.info()), previous=_info(state.previous)
+    )

@@ -1,0 +1,30 @@
+"""A user's portrait, and deleting a user with everything stored about them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin, require_read
+from shoprec.serve._schemas import Id, PortraitResponse, UserDeleted
+from shoprec.serve._telemetry import mark_personal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["users"])
+UserId = Annotated[Id, Path(description="the user id")]
+
+
+@router.get("/users/{user_id}/portrait", dependencies=[Depends(require_read)])
+def portrait(user_id: UserId, state: StateDep) -> PortraitResponse:
+    """The user's interpretable portrait as of their latest event (404 for an unknown user)."""
+    mark_personal(user_id)
+    return PortraitResponse.from_portrait(user_id, state.portrait(user_id))
+
+
+@router.delete("/users/{user_id}", dependencies=[Depends(require_admin)])
+def delete_user(user_id: UserId, state: StateDep) -> UserDeleted:
+    """Remove the user's events and portrait; they no longer influence anything."""
+    mark_personal(user_id)
+    return UserDeleted(user_id=user_id, events_deleted=state.delete_user(user_id))
