@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 _ENCODER = click.option(
     "--encoder",
-    type=click.Choice(["onnx", "minilm", "hashing"]),
+    type=click.Choice(["onnx", "minilm", "multilingual", "hashing"]),
     default="onnx",
     show_default=True,
-    help="onnx: int8 MiniLM (fast); minilm: the same model in torch; hashing: no model.",
+    help="onnx: int8 MiniLM (English, fast); minilm: the same in torch; multilingual: "
+    "multilingual-e5-small (~100 languages); hashing: no model.",
 )
 _DATASET = click.option("--dataset", default=DEFAULT_DATASET, show_default=True)
 

@@ -22,7 +22,7 @@ from shoprec.data import Catalog
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.index._base import VectorIndex
 from shoprec.index._registry import create_index, load_index
-from shoprec.text import encode_texts, item_texts
+from shoprec.text import create_encoder, encode_texts, item_texts
 
 __all__ = ["SemanticSearch"]
 
@@ -113,7 +113,7 @@ class SemanticSearch:
             raise ValueError(f"personalization must be in [0, 1], got {personalization}")
         if isinstance(queries, str):
             raise TypeError("queries must be a sequence of str; wrap one query in a list")
-        query_vectors = self._encode(list(queries))
+        query_vectors = self._queries(list(queries))
         if user_vectors is None or personalization == 0.0:
             return index.search(query_vectors, k=k, exclude=exclude)
         users = np.asarray(user_vectors, dtype=np.float32)
@@ -124,6 +124,16 @@ class SemanticSearch:
             )
         ids, query_scores = index.search(query_vectors, k=k * _OVERFETCH, exclude=exclude)
         return _rescore(index, ids, query_scores, users, personalization, k)
+
+    def _queries(self, queries: list[str]) -> np.ndarray:
+        """Query vectors (E5 embeds queries differently from items); the encoder is made once
+        per instance, since opening an ONNX session costs ~200 ms."""
+        encoder = self.__dict__.get("_query_encoder")
+        if encoder is None:
+            encoder = self.__dict__["_query_encoder"] = create_encoder(
+                self.encoder, cache_dir=self.cache_dir
+            )
+        return encoder.encode_queries(queries)
 
     def similar_items(
         self, item_ids: Sequence[str], *, k: int = 10

@@ -378,7 +378,7 @@ class Pipeline:
         if not 0.0 <= personalization <= 1.0:
             raise ValidationError("personalization must lie in [0, 1]", field="personalization")
         with single_blas_thread():
-            scores = view.vectors @ self._query_encoder().encode([query])[0]
+            scores = view.vectors @ self._query_encoder().encode_queries([query])[0]
         rows = view.attributes.rows(history)
         rows = rows[rows >= 0]
         if len(rows) and personalization > 0:

@@ -1,8 +1,10 @@
-"""Text: encoders (MiniLM, ONNX, hashing), item text, cached encoding, keywords, sentiment."""
+"""Text: encoders (MiniLM, ONNX, multilingual E5, hashing), item text, cached encoding,
+keywords, sentiment."""
 
 from __future__ import annotations
 
 from shoprec.text._catalog_cache import encode_cached, encode_catalog
+from shoprec.text._e5 import MultilingualE5Encoder
 from shoprec.text._encoder import TextEncoder, file_sha256, l2_normalize
 from shoprec.text._hashing import HashingEncoder
 from shoprec.text._item_text import (
@@ -22,6 +24,7 @@ from shoprec.text._keywords import (
     extract_keywords,
     item_tags,
     query_terms,
+    words,
 )
 from shoprec.text._minilm import MiniLMEncoder, default_model_path
 from shoprec.text._onnx_encoder import ONNX_FORMAT, OnnxEncoder, cached_onnx_encoder, export_onnx
@@ -55,6 +58,7 @@ __all__ = [
     "HashingEncoder",
     "KeywordExtractor",
     "MiniLMEncoder",
+    "MultilingualE5Encoder",
     "OnnxEncoder",
     "PriceBand",
     "PriceBands",
@@ -87,5 +91,6 @@ __all__ = [
     "sentiment_scores",
     "user_sentiment",
     "verify_files",
+    "words",
     "write_graphs",
 ]

@@ -38,6 +38,8 @@ class TextEncoder(ABC):
       so int8 rows agree to cosine ~0.99, ~0.96 for near-empty texts). Empty input returns shape
       ``(0, dim)``. ``progress`` shows a tqdm bar over batches.
     - ``encode_one(text) -> np.ndarray`` of shape ``(dim,)`` is the single-text wrapper.
+    - ``encode_queries(texts)`` encodes search queries, to be matched against encoded items;
+      it is :meth:`encode` except for models with separate query and document forms.
     - Encoders are deterministic: the same text always gives the same vector.
     - Heavy models load lazily on first use; constructing an encoder does no IO.
 
@@ -101,6 +103,11 @@ class TextEncoder(ABC):
         finally:
             bar.close()
         return l2_normalize(out)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Encode search queries, shape ``(len(texts), dim)``: the same as :meth:`encode` unless
+        the model was trained to embed queries differently from documents (E5's prefixes)."""
+        return self.encode(texts)
 
     def encode_one(self, text: str) -> np.ndarray:
         """Encode one text; shape ``(dim,)``, float32, unit norm."""

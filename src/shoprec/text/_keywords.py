@@ -27,6 +27,7 @@ __all__ = [
     "extract_keywords",
     "item_tags",
     "query_terms",
+    "words",
 ]
 
 # Words of two or more characters that start with a letter: drops numbers ("2", "10") and
@@ -35,7 +36,45 @@ TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b"
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
 # N-grams never span these: fields of catalog_texts are joined by newlines, and a bigram across
 # "headphones. Electronics" or "black, wireless" is not a phrase.
-_PHRASE_BREAK = re.compile(r"[\n.,;:!?|()\[\]{}]+")
+_PHRASE_BREAK = re.compile(r"[\n.,;:!?|()\[\]{}，。；：！？、（）【】「」]+")
+# Chinese (Han) runs have no spaces between words: ``\w+`` would make a whole title one token.
+_HAN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+# Function words that jieba returns as words of their own (jieba.analyse's list is longer; these
+# are the ones that survive the two-character minimum in product text).
+_CHINESE_STOP_WORDS = frozenset(
+    [
+        "一个",
+        "一种",
+        "以及",
+        "可以",
+        "我们",
+        "你们",
+        "他们",
+        "这个",
+        "那个",
+        "这些",
+        "那些",
+        "没有",
+        "就是",
+        "还是",
+        "或者",
+        "而且",
+        "因为",
+        "所以",
+        "如果",
+        "但是",
+        "不是",
+        "适用",
+        "适合",
+        "采用",
+        "使用",
+        "用于",
+        "进行",
+        "通过",
+        "非常",
+        "更加",
+    ]
+)
 
 Keywords = list[tuple[str, float]]
 
@@ -45,7 +84,7 @@ def _stop_words() -> frozenset[str]:
     # scikit-learn takes over a second to import: only pay for it when text is analysed
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return frozenset(ENGLISH_STOP_WORDS)
+    return frozenset(ENGLISH_STOP_WORDS) | _CHINESE_STOP_WORDS
 
 
 def catalog_texts(catalog: Catalog) -> list[str]:
@@ -170,18 +209,54 @@ def extract_keywords(
     return extractor.fit_transform(texts)
 
 
+@functools.cache
+def _jieba() -> Any:
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # it prints a line per dictionary load otherwise
+    return jieba
+
+
+def words(text: str) -> list[str]:
+    """The word tokens of ``text`` in order: letters-first words of two or more characters
+    (:data:`TOKEN_PATTERN`), with runs of Chinese characters segmented into words by ``jieba``
+    (words of one character, mostly function words, dropped). Not lower-cased.
+
+    Examples
+    --------
+    >>> words("Wireless 蓝牙耳机 with ANC")  # doctest: +SKIP
+    ['Wireless', '蓝牙', '耳机', 'with', 'ANC']
+    """
+    if not _HAN.search(text):
+        return _TOKEN_RE.findall(text)
+    out: list[str] = []
+    for part in _HAN.split(text):
+        if _HAN.fullmatch(part):
+            out += [w for w in _jieba().lcut(part) if len(w) > 1]
+        elif part:
+            out += _TOKEN_RE.findall(part)
+    return out
+
+
 def _analyze(text: str, *, ngram_range: tuple[int, int]) -> list[str]:
     """Lower-cased n-grams of content words, formed within each phrase of ``text``."""
     low, high = ngram_range
     grams: list[str] = []
     stop_words = _stop_words()
     for phrase in _PHRASE_BREAK.split(text.lower()):
-        words = [t for t in _TOKEN_RE.findall(phrase) if t not in stop_words]
+        words_ = [t for t in words(phrase) if t not in stop_words]
         for n in range(low, high + 1):
-            windows = (words[i : i + n] for i in range(len(words) - n + 1))
+            windows = (words_[i : i + n] for i in range(len(words_) - n + 1))
             # "charge charge" is a stutter in a title, not a phrase
-            grams += [" ".join(w) for w in windows if n == 1 or len(set(w)) == n]
+            grams += [_join(w) for w in windows if n == 1 or len(set(w)) == n]
     return grams
+
+
+def _join(gram: list[str]) -> str:
+    """An n-gram as written: Chinese words run together, others take spaces."""
+    return "".join(gram) if all(_HAN.fullmatch(w) for w in gram) else " ".join(gram)
 
 
 def query_terms(text: str) -> list[str]:
@@ -189,7 +264,7 @@ def query_terms(text: str) -> list[str]:
 
     Repeated words are kept once, in order of first appearance.
     """
-    tokens = _TOKEN_RE.findall(text.lower())
+    tokens = words(text.lower())
     stop_words = _stop_words()
     return list(dict.fromkeys(t for t in tokens if t not in stop_words))
 

