@@ -22,6 +22,7 @@ __all__ = [
     "ArtifactError",
     "ConfigError",
     "DatasetNotFoundError",
+    "IdempotencyConflictError",
     "NotFittedError",
     "NotFoundError",
     "OverloadedError",
@@ -153,3 +154,8 @@ class ServiceError(ShoprecError):
     def unreachable(cls, what: str, error: Exception) -> ServiceError:
         """The error when no answer came."""
         return cls(f"{what}: no answer from the service ({type(error).__name__}: {error})")
+
+
+class IdempotencyConflictError(ValidationError):
+    """An event reuses a client event id its user already gave another event (HTTP 409); the
+    message names the fields that differ. Nothing of the batch was stored."""

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from postgres_support import PostgresServer, skip_reason
 from serve_support import Client, event
 from shoprec.serve import ServiceSettings, create_app
-from shoprec.store import SQLiteStore
+from shoprec.store import SQLiteStore, open_store
 
 ADMIN, READ = "adm1n-k3y", "r3ad-k3y"
 OPEN_ROUTES = {("get", "/v1/health"), ("get", "/v1/health/ready")}
@@ -271,3 +271,29 @@ def test_a_locked_or_read_only_sqlite_gives_503(artifacts: dict[str, Any], tmp_p
             assert client.get("/v1/users/lock/portrait").json()["event_counts"] == {"view": 1}
     finally:
         store.close()
+
+
+# -- 5. idempotency per user -----------------------------------------------------------------------
+def test_client_event_ids_are_per_user_and_a_changed_payload_is_409(
+    client: TestClient, store_url: str
+) -> None:
+    first = client.post("/v1/events", json=event("ann", "p00001", client_event_id="e-1"))
+    other_user = client.post("/v1/events", json=event("bob", "p00001", client_event_id="e-1"))
+    assert (first.status_code, other_user.status_code) == (201, 201)
+    retry = client.post("/v1/events", json=event("ann", "p00001", client_event_id="e-1"))
+    assert retry.status_code == 200 and retry.json()["duplicate"] is True  # stamped anew: fine
+    changed = client.post("/v1/events", json=event("ann", "p00002", client_event_id="e-1"))
+    assert changed.status_code == 409
+    (detail,) = changed.json()["detail"]
+    assert detail["field"] == "client_event_id" and "another item_id" in detail["msg"]
+    batch = {
+        "events": [event("cy", "p00003"), event("ann", "p00001", "cart", client_event_id="e-1")]
+    }
+    refused = client.post("/v1/events/batch", json=batch)
+    assert refused.status_code == 409 and refused.json()["detail"][0]["row"] == 2
+    timed = event("dee", "p00001", client_event_id="t", timestamp=1_700_000_000_000)
+    assert client.post("/v1/events", json=timed).status_code == 201
+    later = {**timed, "timestamp": 1_700_000_000_001}
+    assert client.post("/v1/events", json=later).status_code == 409  # a client's own time counts
+    with open_store(store_url) as store:
+        assert store.count_events() == 3

@@ -16,7 +16,7 @@ import pytest
 
 from postgres_support import PostgresServer, skip_reason
 from shoprec.data import Event, EventType, Item
-from shoprec.exceptions import ShoprecError, ValidationError
+from shoprec.exceptions import IdempotencyConflictError, ShoprecError, ValidationError
 from shoprec.store import (
     AppendResult,
     EventStore,
@@ -25,6 +25,7 @@ from shoprec.store import (
     SQLiteStore,
     open_store,
 )
+from shoprec.store._sql import _SCHEMA
 
 KINDS = ["memory", "sqlite", "postgres"]
 DURABLE_KINDS = ["sqlite", "postgres"]
@@ -118,6 +119,53 @@ def test_client_event_ids_make_appends_idempotent(store: EventStore) -> None:
     assert again.sequences == (3,) and again.stored == 0
     assert [e.item_id for e in store.history("u")] == ["a", "b", "c"]
     assert store.count_events() == 3
+
+
+def test_client_event_ids_are_keys_per_user_and_a_changed_payload_conflicts(
+    store: EventStore,
+) -> None:
+    assert store.append([ev("u", "a", 1), ev("w", "b", 2)], client_event_ids=["c1", "c1"]) == (
+        AppendResult((1, 2), (False, False))
+    )  # two users, one id: two events
+    with pytest.raises(IdempotencyConflictError, match="another item_id") as error:
+        store.append([ev("w", "c", 3), ev("u", "z", 1)], client_event_ids=["n", "c1"])
+    assert (error.value.row, error.value.field) == (2, "client_event_id")
+    with pytest.raises(IdempotencyConflictError, match="another timestamp, quantity"):
+        store.append([ev("u", "a", 5, quantity=2)], client_event_ids=["c1"])
+    with pytest.raises(IdempotencyConflictError, match="another event_type"):  # within a batch
+        store.append([ev("v", "a", 1), ev("v", "a", 1, "cart")], client_event_ids=["k", "k"])
+    assert store.count_events() == 2  # the refused batches stored nothing
+    # a timestamp the caller stamped on arrival may differ in a retry
+    retry = store.append([ev("u", "a", 99)], client_event_ids=["c1"], stamped=[True])
+    assert retry == AppendResult((1,), (True,))
+
+
+@pytest.mark.parametrize("store_url", DURABLE_KINDS, indirect=True)
+def test_a_schema_1_store_migrates_to_keys_per_user(store_url: str) -> None:
+    with open_store(store_url) as store:
+        store.append([ev("u", "a", 1)], client_event_ids=["c1"])
+    with open_store(store_url) as store, store._write() as cur:  # type: ignore[attr-defined]
+        if isinstance(store, SQLiteStore):  # rebuild the version 1 layout: ids unique store-wide
+            old = _SCHEMA[0].format(seq_type="INTEGER").replace("TEXT)", "TEXT UNIQUE)")
+            for statement in [
+                "DROP INDEX shoprec_events_client",
+                "ALTER TABLE shoprec_events RENAME TO new_events",
+                old,
+                "INSERT INTO shoprec_events SELECT * FROM new_events",
+                "DROP TABLE new_events",
+            ]:
+                cur.execute(statement)
+        else:
+            cur.execute("DROP INDEX shoprec_events_client")
+            cur.execute(
+                "ALTER TABLE shoprec_events ADD CONSTRAINT shoprec_events_client_event_id_key "
+                "UNIQUE (client_event_id)"
+            )
+        cur.execute("UPDATE shoprec_meta SET value = 1 WHERE key = 'schema_version'")
+    with open_store(store_url) as store:
+        assert store.append([ev("w", "b", 2)], client_event_ids=["c1"]).stored == 1
+        assert store.append([ev("u", "a", 1)], client_event_ids=["c1"]).duplicates == 1
+        assert [e.item_id for e in store.history("u")] == ["a"]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from shoprec.exceptions import (
     ArtifactError,
+    IdempotencyConflictError,
     NotFittedError,
     NotFoundError,
     OverloadedError,
@@ -58,9 +59,9 @@ When the service runs with keys, every route but the health checks needs one in 
 `X-API-Key` header (or `Authorization: Bearer`): the read key opens recommendations, search,
 items, portraits and metrics, the admin key everything.
 Errors: 401 missing or wrong key, 403 read key on an admin route, 404 unknown user or item,
-409 no version to roll back to, 413 body too large, 422 invalid input (`detail` names the
-field, and the row of a batch), 503 overloaded or store unavailable (retry after the
-`Retry-After` seconds).
+409 no version to roll back to, or a user's `client_event_id` reused for another event,
+413 body too large, 422 invalid input (`detail` names the field, and the row of a batch),
+503 overloaded or store unavailable (retry after the `Retry-After` seconds).
 """
 
 _OPEN_WARNING = (
@@ -224,6 +225,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             content=_errors(error.reason, field=error.field, row=error.row),
+        )
+
+    @app.exception_handler(IdempotencyConflictError)
+    async def reused_key(request: Request, error: IdempotencyConflictError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_409_CONFLICT,
+            content=_errors(error.reason, field=error.field, row=error.row, kind="conflict"),
         )
 
     @app.exception_handler(NotFoundError)

@@ -224,14 +224,20 @@ class ServingState:
 
     # -- events -----------------------------------------------------------------------------------
     def ingest(
-        self, events: Sequence[Event], client_event_ids: Sequence[str | None] | None = None
+        self,
+        events: Sequence[Event],
+        client_event_ids: Sequence[str | None] | None = None,
+        stamped: Sequence[bool] | None = None,
     ) -> AppendResult:
-        """Store ``events`` durably and fold them into their users' portraits.
+        """Store ``events`` durably and fold them into their users' portraits; ``stamped``
+        marks events timestamped on arrival (see :meth:`EventStore.append`).
 
         Raises
         ------
         ValidationError
             Naming the 1-based row and the field of the first bad event; nothing is stored.
+        IdempotencyConflictError
+            When an event reuses its user's client event id with other fields.
         """
         catalog = self._active.pipeline.catalog
         for row, event in enumerate(events, start=1):
@@ -248,7 +254,7 @@ class ServingState:
                     "a search without an item needs a query", row=row, field="query"
                 )
         with self._user_lock:
-            result = self.store.append(events, client_event_ids=client_event_ids)
+            result = self.store.append(events, client_event_ids=client_event_ids, stamped=stamped)
             fresh = [e for e, dup in zip(events, result.duplicate, strict=True) if not dup]
             users = list(dict.fromkeys(e.user_id for e in fresh))
             self._histories.invalidate(users)

@@ -25,6 +25,7 @@ from shoprec.store._records import (
     _item,
     _item_rows,
     _limit,
+    _stamped,
     _text,
 )
 
@@ -72,10 +73,12 @@ class EventStore(OnlineRecords, ABC):
     - Atomicity: :meth:`append` validates the whole batch first; a batch holding an invalid event
       raises :class:`~shoprec.exceptions.ValidationError` naming the 1-based row and the field,
       and stores nothing.
-    - Idempotency: an event may carry a client event id (unique across the store). An event whose
-      id is already stored, or repeated earlier in the same batch, is not stored again; the call
-      reports it as a duplicate with the original's sequence number, so a retried batch returns
-      the same sequences. Ids of a deleted user's events are forgotten with the events.
+    - Idempotency: an event may carry a client event id, a key of its user (two users may use
+      the same id). An event whose user's key is already stored, or repeated earlier in the same
+      batch, with the same fields is not stored again; the call reports it as a duplicate with
+      the original's sequence number, so a retried batch returns the same sequences. The same
+      key with other fields raises :class:`~shoprec.exceptions.IdempotencyConflictError` and
+      stores nothing. Keys of a deleted user's events are forgotten with the events.
     - Sequence numbers: every stored event gets an integer sequence, increasing in commit order
       and never reused (not even after deletions), so ``events_since(last_seen)`` tails the store.
     - Ordering: a user's history is in ``(timestamp, sequence)`` order; ``limit`` keeps the most
@@ -95,7 +98,11 @@ class EventStore(OnlineRecords, ABC):
 
     # -- events -----------------------------------------------------------------------------------
     def append(
-        self, events: Sequence[Event], *, client_event_ids: Sequence[str | None] | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        client_event_ids: Sequence[str | None] | None = None,
+        stamped: Sequence[bool] | None = None,
     ) -> AppendResult:
         """Store ``events`` in one transaction.
 
@@ -104,17 +111,28 @@ class EventStore(OnlineRecords, ABC):
         events
             The events, in the order their sequence numbers are assigned.
         client_event_ids
-            Optional idempotency keys, one per event (``None`` where an event has none).
+            Optional idempotency keys, one per event (``None`` where an event has none); a key
+            belongs to the event's user.
+        stamped
+            One flag per event: its timestamp was set by the caller on arrival, not by the
+            client, so a retry of it may carry another and still be a duplicate.
 
         Returns
         -------
         AppendResult
             The sequence number of each event and which ones were duplicates.
+
+        Raises
+        ------
+        ValidationError
+            For an invalid event (nothing stored).
+        IdempotencyConflictError
+            When a key of the user is reused for an event with other fields (nothing stored).
         """
         rows, ids = _event_rows(events, client_event_ids)
         if not rows:
             return AppendResult((), ())
-        result = self._append(rows, ids)
+        result = self._append(rows, ids, _stamped(stamped, len(rows)))
         logger.debug("stored %d events, %d duplicates", result.stored, result.duplicates)
         return result
 
@@ -259,8 +277,11 @@ class EventStore(OnlineRecords, ABC):
 
     # -- backend hooks: validated input, rows out -------------------------------------------------
     @abstractmethod
-    def _append(self, rows: list[EventRow], client_ids: list[str | None]) -> AppendResult:
-        """Store the non-duplicate rows atomically and durably (``rows`` is non-empty)."""
+    def _append(
+        self, rows: list[EventRow], client_ids: list[str | None], stamped: list[bool]
+    ) -> AppendResult:
+        """Store the non-duplicate rows atomically and durably (``rows`` is non-empty), deciding
+        duplicates and conflicts with :func:`~shoprec.store._records._resolve`."""
 
     @abstractmethod
     def _histories(

@@ -8,7 +8,7 @@ from typing import Any
 
 from shoprec.store._base import AppendResult, EventStore
 from shoprec.store._online_memory import _OnlineMemory
-from shoprec.store._records import EventRow, ItemRow
+from shoprec.store._records import EventRow, ItemRow, StoredKeys, _resolve
 
 __all__ = ["MemoryStore"]
 
@@ -25,8 +25,8 @@ class MemoryStore(_OnlineMemory, EventStore):
         self._events: dict[int, EventRow] = {}  # seq -> row, in increasing seq order
         self._seqs: list[int] = []  # the keys of _events, for bisecting in events_since
         self._by_user: dict[str, list[tuple[int, int]]] = {}  # user -> sorted (timestamp, seq)
-        self._by_client_id: dict[str, int] = {}
-        self._client_id_of: dict[int, str] = {}
+        self._by_client_id: dict[tuple[str, str], int] = {}  # (user, client id) -> seq
+        self._client_id_of: dict[int, tuple[str, str]] = {}
         self._profiles: dict[str, str] = {}
         self._items: dict[str, ItemRow] = {}
         self._next_seq = 1
@@ -37,26 +37,28 @@ class MemoryStore(_OnlineMemory, EventStore):
     def close(self) -> None:
         """Nothing to release; the data stays readable."""
 
-    def _append(self, rows: list[EventRow], client_ids: list[str | None]) -> AppendResult:
+    def _append(
+        self, rows: list[EventRow], client_ids: list[str | None], stamped: list[bool]
+    ) -> AppendResult:
         with self._lock:
-            sequences: list[int] = []
-            duplicate: list[bool] = []
-            for row, cid in zip(rows, client_ids, strict=True):
-                if cid is not None and cid in self._by_client_id:
-                    sequences.append(self._by_client_id[cid])
-                    duplicate.append(True)
-                    continue
-                seq = self._next_seq
-                self._next_seq += 1
+            keys = {(row[0], cid) for row, cid in zip(rows, client_ids, strict=True) if cid}
+            stored: StoredKeys = {
+                key: (seq, self._events[seq])
+                for key in keys
+                if (seq := self._by_client_id.get(key)) is not None
+            }
+            fresh, sequences, duplicate = _resolve(
+                rows, client_ids, stamped, stored, self._next_seq
+            )
+            for seq, row, cid in fresh:
                 self._events[seq] = row
                 self._seqs.append(seq)
                 bisect.insort(self._by_user.setdefault(row[0], []), (row[3], seq))
                 if cid is not None:
-                    self._by_client_id[cid] = seq
-                    self._client_id_of[seq] = cid
-                sequences.append(seq)
-                duplicate.append(False)
-            return AppendResult(tuple(sequences), tuple(duplicate))
+                    self._by_client_id[(row[0], cid)] = seq
+                    self._client_id_of[seq] = (row[0], cid)
+            self._next_seq += len(fresh)
+            return AppendResult(sequences, duplicate)
 
     def _histories(
         self, user_ids: list[str], limit: int | None, platform: str | None

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # Serialises concurrent schema creation (CREATE TABLE IF NOT EXISTS races in PostgreSQL).
 _SCHEMA_LOCK = 0x5E0C_0001
 _CONNECT_TIMEOUT_S = 5
+_V1_CLIENT_ID_KEY = "shoprec_events_client_event_id_key"  # schema 1's store-wide UNIQUE
 
 
 class PostgresStore(_SQLStore):
@@ -92,6 +93,9 @@ class PostgresStore(_SQLStore):
     def _read(self) -> Iterator[Any]:
         with self._guarded(), self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
+
+    def _migrate_global_client_ids(self, cur: Any) -> None:
+        cur.execute(f"ALTER TABLE shoprec_events DROP CONSTRAINT IF EXISTS {_V1_CLIENT_ID_KEY}")
 
     def _unavailable(self, error: Exception) -> bool:
         import psycopg

@@ -27,7 +27,7 @@ from shoprec.data import (
     EventType,
     Item,
 )
-from shoprec.exceptions import ValidationError
+from shoprec.exceptions import IdempotencyConflictError, ValidationError
 
 __all__: list[str] = []
 
@@ -131,6 +131,67 @@ def _event_rows(
                 )
         ids.append(cid)
     return rows, ids
+
+
+StoredKeys = dict[tuple[str, str], tuple[int, Sequence[Any]]]
+"""Stored events by ``(user_id, client_event_id)``: ``(seq, event row)``."""
+
+
+def _resolve(
+    rows: list[EventRow],
+    client_ids: list[str | None],
+    stamped: Sequence[bool],
+    stored: StoredKeys,
+    next_seq: int,
+) -> tuple[list[tuple[int, EventRow, str | None]], tuple[int, ...], tuple[bool, ...]]:
+    """Which rows of a batch are new, given the stored events under their idempotency keys.
+
+    A client event id is a key per user. An event under a stored key (or one repeated earlier
+    in the batch) is a duplicate if its fields equal the stored event's, the timestamp ignored
+    where ``stamped`` says the caller stamped it on arrival (a retry arrives later); otherwise
+    :class:`IdempotencyConflictError` names the row and the differing fields. ``stored`` is
+    updated with the new rows. Returns ``(seq, row, client id)`` of the new rows, and each
+    row's sequence and duplicate flag.
+    """
+    fresh: list[tuple[int, EventRow, str | None]] = []
+    sequences: list[int] = []
+    duplicate: list[bool] = []
+    for i, (row, cid) in enumerate(zip(rows, client_ids, strict=True)):
+        key = (row[0], cid) if cid is not None else None
+        if key is not None and key in stored:
+            seq, old = stored[key]
+            differ = [
+                name
+                for name, new, was in zip(EVENT_COLUMNS, row, old, strict=True)
+                if new != was and not (name == "timestamp" and stamped[i])
+            ]
+            if differ:
+                raise IdempotencyConflictError(
+                    f"client_event_id {cid!r} of this user belongs to a stored event with "
+                    f"another {', '.join(differ)}; use a new id for a new event",
+                    row=i + 1,
+                    field="client_event_id",
+                )
+            sequences.append(seq)
+            duplicate.append(True)
+            continue
+        if key is not None:
+            stored[key] = (next_seq, row)
+        fresh.append((next_seq, row, cid))
+        sequences.append(next_seq)
+        duplicate.append(False)
+        next_seq += 1
+    return fresh, tuple(sequences), tuple(duplicate)
+
+
+def _stamped(stamped: Sequence[bool] | None, n: int) -> list[bool]:
+    if stamped is None:
+        return [False] * n
+    if isinstance(stamped, str | bytes) or len(stamped) != n:
+        raise ValidationError(
+            f"stamped must be a sequence with one entry per event ({n})", field="stamped"
+        )
+    return [bool(flag) for flag in stamped]
 
 
 def _event(row: Sequence[Any]) -> Event:

@@ -20,13 +20,13 @@ from typing import Any
 from shoprec.exceptions import ShoprecError, StoreUnavailableError
 from shoprec.store._base import AppendResult, EventStore
 from shoprec.store._online_sql import ONLINE_SCHEMA, _OnlineSQL
-from shoprec.store._records import EventRow, ItemRow
+from shoprec.store._records import EventRow, ItemRow, StoredKeys, _resolve
 
 __all__: list[str] = []
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: client event ids are keys per user (unique with the user id)
 _CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 
 _EVENT_FIELDS = "user_id, item_id, event_type, ts, platform, rating, review, query, quantity"
@@ -36,8 +36,10 @@ _SCHEMA = (
         seq {seq_type} PRIMARY KEY, user_id TEXT NOT NULL, item_id TEXT NOT NULL,
         event_type TEXT NOT NULL, ts BIGINT NOT NULL, platform TEXT NOT NULL,
         rating DOUBLE PRECISION, review TEXT NOT NULL, query TEXT NOT NULL,
-        quantity BIGINT NOT NULL, client_event_id TEXT UNIQUE)""",
+        quantity BIGINT NOT NULL, client_event_id TEXT)""",
     "CREATE INDEX IF NOT EXISTS shoprec_events_user ON shoprec_events (user_id, ts, seq)",
+    """CREATE UNIQUE INDEX IF NOT EXISTS shoprec_events_client
+        ON shoprec_events (client_event_id, user_id)""",
     """CREATE TABLE IF NOT EXISTS shoprec_items (
         item_id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,
         brand TEXT NOT NULL, category TEXT NOT NULL, price DOUBLE PRECISION,
@@ -124,6 +126,10 @@ class _SQLStore(_OnlineSQL, EventStore):
         """``text`` in the driver's placeholder style (written with ``?``)."""
         return text
 
+    @abstractmethod
+    def _migrate_global_client_ids(self, cur: Any) -> None:
+        """Schema 1 -> 2: drop the store-wide uniqueness of ``client_event_id``."""
+
     def _unavailable(self, error: Exception) -> bool:
         """Whether ``error`` means the database cannot answer now (rather than a bug or bad
         input): the backends name their outage errors."""
@@ -151,57 +157,59 @@ class _SQLStore(_OnlineSQL, EventStore):
             cur.execute(statement.format(seq_type=self._seq_type))
         cur.execute("SELECT value FROM shoprec_meta WHERE key = 'schema_version'")
         version = cur.fetchone()[0]
+        if version == 1:
+            self._migrate_global_client_ids(cur)
+            for statement in (*_SCHEMA, *ONLINE_SCHEMA):  # indexes dropped with the old table
+                cur.execute(statement.format(seq_type=self._seq_type))
+            cur.execute(
+                self._sql("UPDATE shoprec_meta SET value = ? WHERE key = 'schema_version'"),
+                (SCHEMA_VERSION,),
+            )
+            version = SCHEMA_VERSION
+            logger.info("migrated the store to schema version %d", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise ShoprecError(
                 f"store schema version {version} is not supported (expected {SCHEMA_VERSION})"
             )
 
     # -- events -----------------------------------------------------------------------------------
-    def _append(self, rows: list[EventRow], client_ids: list[str | None]) -> AppendResult:
+    def _append(
+        self, rows: list[EventRow], client_ids: list[str | None], stamped: list[bool]
+    ) -> AppendResult:
         with self._write() as cur:
             cur.execute(f"SELECT value FROM shoprec_meta WHERE key = 'next_seq'{self._for_update}")
             next_seq = int(cur.fetchone()[0])
-            known = self._stored_client_ids(cur, [c for c in client_ids if c is not None])
-            sequences: list[int] = []
-            duplicate: list[bool] = []
-            fresh: list[tuple[Any, ...]] = []
-            for row, cid in zip(rows, client_ids, strict=True):
-                if cid is not None and cid in known:
-                    sequences.append(known[cid])
-                    duplicate.append(True)
-                    continue
-                if cid is not None:
-                    known[cid] = next_seq
-                fresh.append((next_seq, *row, cid))
-                sequences.append(next_seq)
-                duplicate.append(False)
-                next_seq += 1
+            stored = self._stored_keys(cur, [c for c in client_ids if c is not None])
+            fresh, sequences, duplicate = _resolve(rows, client_ids, stamped, stored, next_seq)
             if fresh:
                 cur.executemany(
                     self._sql(
                         f"INSERT INTO shoprec_events (seq, {_EVENT_FIELDS}, client_event_id) "
                         f"VALUES ({_marks(11)})"
                     ),
-                    fresh,
+                    [(seq, *row, cid) for seq, row, cid in fresh],
                 )
                 cur.execute(
                     self._sql("UPDATE shoprec_meta SET value = ? WHERE key = 'next_seq'"),
-                    (next_seq,),
+                    (next_seq + len(fresh),),
                 )
-        return AppendResult(tuple(sequences), tuple(duplicate))
+        return AppendResult(sequences, duplicate)
 
-    def _stored_client_ids(self, cur: Any, client_ids: list[str]) -> dict[str, int]:
-        known: dict[str, int] = {}
+    def _stored_keys(self, cur: Any, client_ids: list[str]) -> StoredKeys:
+        """The stored events under these client ids, of any user (the unique index on
+        ``(client_event_id, user_id)`` serves the lookup)."""
+        stored: StoredKeys = {}
         for chunk in _chunks(list(dict.fromkeys(client_ids))):
             cur.execute(
                 self._sql(
-                    "SELECT client_event_id, seq FROM shoprec_events "
+                    f"SELECT client_event_id, seq, {_EVENT_FIELDS} FROM shoprec_events "
                     f"WHERE client_event_id IN ({_marks(len(chunk))})"
                 ),
                 chunk,
             )
-            known.update((cid, int(seq)) for cid, seq in cur.fetchall())
-        return known
+            for cid, seq, *row in cur.fetchall():
+                stored[(row[0], cid)] = (int(seq), tuple(row))
+        return stored
 
     def _histories(
         self, user_ids: list[str], limit: int | None, platform: str | None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shoprec.exceptions import ShoprecError
-from shoprec.store._sql import _Pool, _SQLStore
+from shoprec.store._sql import _SCHEMA, _Pool, _SQLStore
 
 __all__ = ["SQLiteStore"]
 
@@ -102,6 +102,13 @@ class SQLiteStore(_SQLStore):
                 return
             with self._readers.connection() as conn:
                 yield conn.cursor()
+
+    def _migrate_global_client_ids(self, cur: Any) -> None:
+        # A column's UNIQUE cannot be dropped in SQLite: copy into a table without it.
+        cur.execute("ALTER TABLE shoprec_events RENAME TO shoprec_events_v1")
+        cur.execute(_SCHEMA[0].format(seq_type=self._seq_type))
+        cur.execute("INSERT INTO shoprec_events SELECT * FROM shoprec_events_v1")
+        cur.execute("DROP TABLE shoprec_events_v1")
 
     def _unavailable(self, error: Exception) -> bool:
         code = getattr(error, "sqlite_errorcode", None)

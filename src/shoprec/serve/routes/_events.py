@@ -27,9 +27,10 @@ def ingest_event(
     body: EventIn, state: StateDep, request: Request, response: Response
 ) -> IngestResult:
     """Store one event; the user's next request reflects it. 201 when stored, 200 for a
-    duplicate ``client_event_id`` (the original's sequence is returned)."""
+    duplicate (the user's ``client_event_id`` again with the same fields; the original's
+    sequence is returned), 409 when the user's id was used for an event with other fields."""
     mark_personal(body.user_id)
-    result = state.ingest([body.to_event()], [body.client_event_id])
+    result = state.ingest([body.to_event()], [body.client_event_id], [body.timestamp is None])
     _count(request, result)
     _contexts(request, [body], result)
     if result.duplicate[0]:
@@ -47,7 +48,9 @@ def ingest_events(body: EventBatch, state: StateDep, request: Request) -> BatchI
     mark_personal(*{e.user_id for e in body.events})
     now = time.time_ns() // 1_000_000
     result = state.ingest(
-        [e.to_event(now) for e in body.events], [e.client_event_id for e in body.events]
+        [e.to_event(now) for e in body.events],
+        [e.client_event_id for e in body.events],
+        [e.timestamp is None for e in body.events],
     )
     _count(request, result)
     _contexts(request, body.events, result)
