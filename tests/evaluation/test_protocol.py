@@ -113,7 +113,43 @@ def test_leave_one_out_by_hand(tiny_interactions: Interactions, catalog: Catalog
     )
     assert m["popularity_bias@2"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
     assert result.by_k["hr"] == {1: 0.0, 2: pytest.approx(2 / 3), 3: 1.0}
-    assert result.skipped == {"users": 0, "repeat_targets": 0, "unknown_targets": 0}
+    assert result.skipped == {
+        "users": 0,
+        "repeat_targets": 0,
+        "repeat_users": 0,
+        "unknown_targets": 0,
+    }
+
+
+def test_include_seen_ranks_history_and_keeps_repeat_targets(catalog: Catalog) -> None:
+    events = _events(
+        [
+            ("x", "a", 1), ("x", "b", 2), ("y", "c", 3),  # train
+            ("x", "c", 10),  # valid
+            ("x", "d", 20), ("x", "e", 21), ("x", "zz", 23), ("x", "a", 24),  # test
+            ("z", "f", 26),
+        ]
+    )  # fmt: skip
+    split = temporal_split_at(events, valid_start=10, test_start=20)
+    model = FixedScores(scores=SCORES).fit(split.train, catalog)
+    result = evaluate(model, split, ks=(1, 2, 3), exclude_seen=False)
+    # x's history a b c stays ranked: f a b c d e. Targets d (5), e (6) and the repeat a (2).
+    # z: no history, target f at rank 1.
+    assert result.skipped == {
+        "users": 0,
+        "repeat_targets": 1,
+        "repeat_users": 1,
+        "unknown_targets": 1,
+    }
+    m = result.metrics
+    assert m["users"] == 2
+    assert m["hr@1"] == 0.5
+    assert m["hr@2"] == 1.0
+    assert m["recall@3"] == pytest.approx((1 / 3 + 1) / 2)
+    assert m["mrr"] == pytest.approx((1 / 2 + 1) / 2)
+    excluded = evaluate(model, split, ks=(1, 2, 3))
+    # x's ranking without history: f d e; both targets within 3, the repeat a not counted.
+    assert excluded.metrics["recall@3"] == 1.0
 
 
 def test_slices_and_history_buckets_by_hand(
@@ -156,7 +192,12 @@ def test_temporal_multi_target_and_skips(catalog: Catalog) -> None:
     # x: history a b c; targets d, e (d repeated once, zz unknown, a already seen);
     # ranking f d e puts d at 2 and e at 3. z: no history, target f at rank 1.
     # y: its only target zz is unknown, so y is skipped.
-    assert result.skipped == {"users": 1, "repeat_targets": 1, "unknown_targets": 2}
+    assert result.skipped == {
+        "users": 1,
+        "repeat_targets": 1,
+        "repeat_users": 1,
+        "unknown_targets": 2,
+    }
     m = result.metrics
     assert m["users"] == 2
     assert m["hr@1"] == 0.5

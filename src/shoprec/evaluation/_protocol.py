@@ -1,9 +1,12 @@
 """Full-ranking evaluation of a fitted recommender on a split's test events.
 
 Every test user is scored against every item of the model's vocabulary (never sampled negatives).
-The user's history is their item events in ``split.train_valid``; those items are excluded from
-the ranking. The targets are the user's distinct test items that the model knows and that are not
-in the history: one under leave-one-out, possibly several under a temporal split (all relevant).
+The user's history is their item events in ``split.train_valid``. By default (``exclude_seen``)
+those items are excluded from the ranking and the targets are the user's distinct test items that
+the model knows and that are not in the history: one under leave-one-out, possibly several under a
+temporal split (all relevant). With ``exclude_seen=False`` (how RecBole scores sequential models)
+history items stay in the ranking and repeat targets count; either way repeat targets are counted
+in ``skipped["repeat_targets"]`` and the users with one in ``skipped["repeat_users"]``.
 Ties in scores rank the lower item index first, as :func:`shoprec.models.top_k` does.
 """
 
@@ -75,8 +78,9 @@ class EvaluationResult:
         Rows ``{"bucket", "users", "ndcg@10", "hr@10"}`` for the non-empty buckets of
         :data:`HISTORY_BUCKETS`, in that order.
     skipped
-        ``users`` without an eligible target, ``repeat_targets`` (already in the history) and
-        ``unknown_targets`` (outside the model's vocabulary).
+        ``users`` without an eligible target, ``repeat_targets`` (already in the history;
+        evaluated only with ``exclude_seen=False``), ``repeat_users`` (users with a repeat
+        target) and ``unknown_targets`` (outside the model's vocabulary).
     """
 
     model: str
@@ -142,6 +146,7 @@ def evaluate(
     batch_size: int = 1024,
     progress: bool = False,
     name: str | None = None,
+    exclude_seen: bool = True,
 ) -> EvaluationResult:
     """Evaluate ``model`` on ``split.test`` with full ranking over ``model.item_ids_``.
 
@@ -164,6 +169,9 @@ def evaluate(
         Show a progress bar over user batches.
     name
         Display name; the model's registry name by default.
+    exclude_seen
+        Exclude the user's history items from the ranking and repeat targets from the targets
+        (default); ``False`` ranks every item and keeps repeat targets.
 
     Returns
     -------
@@ -180,12 +188,12 @@ def evaluate(
     ):
         raise ValueError(f"item_embeddings must have shape ({n_items}, dim)")
     name = name or type(model).name
-    cases = _test_cases(model, split)
+    cases = _test_cases(model, split, exclude_seen=exclude_seen)
     n_users = len(cases.histories)
     if n_users == 0:
         raise ValueError(f"no test user has an eligible target (skipped: {cases.skipped})")
     logger.info("evaluating %s on %d users (skipped: %s)", name, n_users, cases.skipped)
-    ranks, lists = _rank_all(model, cases, max(ks), batch_size, progress, name)
+    ranks, lists = _rank_all(model, cases, max(ks), batch_size, progress, name, exclude_seen)
     popularity = _item_counts(model, split.train)
     result = EvaluationResult(model=name, skipped=cases.skipped)
     _accuracy(result, ranks, cases.target_owner, ks)
@@ -207,7 +215,7 @@ def _check_ks(ks: Sequence[int]) -> list[int]:
     return sorted({int(k) for k in values})
 
 
-def _test_cases(model: Recommender, split: Split) -> _Cases:
+def _test_cases(model: Recommender, split: Split, *, exclude_seen: bool = True) -> _Cases:
     vocabulary = pd.Index(model.item_ids_)
     test = split.test.frame[split.test.frame["item_id"] != ""]
     test = test.drop_duplicates(["user_id", "item_id"])  # keeps each item's first appearance
@@ -223,7 +231,7 @@ def _test_cases(model: Recommender, split: Split) -> _Cases:
     # A (user, item) pair as one integer, to look test pairs up among the history pairs.
     n_items = len(vocabulary)
     repeat = ~unknown & np.isin(owner * n_items + items, past_owner * n_items + past_items)
-    eligible = ~unknown & ~repeat
+    eligible = ~unknown & ~repeat if exclude_seen else ~unknown
     evaluable = np.unique(owner[eligible])
     position = np.full(len(users), -1, dtype=np.int64)
     position[evaluable] = np.arange(len(evaluable))
@@ -236,6 +244,7 @@ def _test_cases(model: Recommender, split: Split) -> _Cases:
         skipped={
             "users": len(users) - len(evaluable),
             "repeat_targets": int(repeat.sum()),
+            "repeat_users": len(np.unique(owner[repeat])),
             "unknown_targets": int(unknown.sum()),
         },
     )
@@ -252,7 +261,13 @@ def _group(owner: np.ndarray, items: np.ndarray, n_groups: int) -> list[np.ndarr
 
 
 def _rank_all(
-    model: Recommender, cases: _Cases, k: int, batch_size: int, progress: bool, name: str
+    model: Recommender,
+    cases: _Cases,
+    k: int,
+    batch_size: int,
+    progress: bool,
+    name: str,
+    exclude_seen: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank of every target (flat) and each user's top-``k`` item indices (``-1`` pads)."""
     n_users = len(cases.histories)
@@ -265,7 +280,8 @@ def _rank_all(
         scores = np.array(model.score(histories), dtype=np.float32)  # a copy we may modify
         scores[np.isnan(scores)] = -np.inf  # a broken score must not count as a good one
         for row, history in enumerate(histories):
-            scores[row, history] = np.nan  # excluded: takes no position in the ranking
+            if exclude_seen:
+                scores[row, history] = np.nan  # excluded: takes no position in the ranking
         part = slice(bounds[batch], bounds[batch + 1])
         ranks[part] = metrics.target_ranks(
             scores, cases.target_owner[part] - start, cases.target_item[part]

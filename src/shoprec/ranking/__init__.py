@@ -1,5 +1,6 @@
-"""The second ranking stage: the :class:`Scorer` contract, the fine-tuned CTR cross-encoder, its
-training pairs, calibration and int8 ONNX export."""
+"""The second ranking stage: the :class:`Scorer` contract, the learned LambdaRank stage over many
+candidate sources (:class:`LearnedRanking`), the fine-tuned CTR cross-encoder, its training pairs,
+calibration and int8 ONNX export."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from shoprec.ranking._calibration import platt_scaling, sigmoid
 from shoprec.ranking._ctr_data import PairSet, user_contexts, validation_pairs
 from shoprec.ranking._ctr_onnx import CTR_ONNX_FORMAT, OnnxCTRRanker, export_ctr_onnx
 from shoprec.ranking._ctr_ranker import CTRRanker
+from shoprec.ranking._learned_ranking import LTR_SOURCES, LearnedRanking
+from shoprec.ranking._ltr import LTR_FORMAT, LTRRanker
+from shoprec.ranking._ltr_context import HORIZON_DAYS, ItemContext
 from shoprec.ranking._pairs import (
     Pairs,
     TrainingPair,
@@ -18,7 +22,13 @@ from shoprec.ranking._scorer import Scorer, fuse_scores, score_within_budget
 
 __all__ = [
     "CTR_ONNX_FORMAT",
+    "HORIZON_DAYS",
+    "LTR_FORMAT",
+    "LTR_SOURCES",
     "CTRRanker",
+    "ItemContext",
+    "LTRRanker",
+    "LearnedRanking",
     "OnnxCTRRanker",
     "PairSet",
     "Pairs",
