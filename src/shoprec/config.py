@@ -10,7 +10,7 @@ moved or run from anywhere with ``--config``.
 
 Sections and keys (all optional; see ``docs/configuration.md``)::
 
-    [data]     dir, dataset, events, catalog, event_type, lenient, split, out,
+    [data]     dir, dataset, events, catalog, event_type, lenient, split, out, item_index,
                [data.columns] field = "column", [data.item_columns] field = "column"
     [model]    name, seed, encoder, [model.params] key = value
     [rerank]   method, diversity, max_per_category, max_per_brand, novelty
@@ -75,6 +75,8 @@ class DataSection:
         ``"loo"`` or ``"temporal"``; required for events with timestamps.
     out
         Where ``shoprec ingest`` writes the dataset.
+    item_index
+        UniSRec-style ``item2index`` map for RecBole ``.inter`` events keyed by item index.
     """
 
     dir: str | None = None
@@ -87,6 +89,7 @@ class DataSection:
     lenient: bool = False
     split: str | None = None
     out: str | None = None
+    item_index: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class ServiceSection:
 
 
 _PATH_KEYS = {
-    "data": ("dir", "dataset", "events", "catalog", "out"),
+    "data": ("dir", "dataset", "events", "catalog", "out", "item_index"),
     "service": ("pipeline",),
 }
 _SECTIONS: dict[str, type] = {

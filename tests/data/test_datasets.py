@@ -75,6 +75,8 @@ def test_resolve_data_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert resolve_data_dir() == tmp_path / "env"
     monkeypatch.delenv("SHOPREC_DATA_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("sys.prefix", str(tmp_path / "venv"))  # no site shoprec.toml there
+    monkeypatch.chdir(tmp_path)  # nor a project one
     assert resolve_data_dir() == tmp_path / "home" / ".cache" / "shoprec" / "data"
 
 

@@ -217,8 +217,13 @@ def test_missing_required_column_names_it_and_the_available_ones(tmp_path: Path)
     assert "available columns: ['customer', 'item_id']" in str(caught.value)
     assert caught.value.source == str(path)
 
-    with pytest.raises(ValidationError, match="missing required column 'event_type'"):
+    assert "--map user_id=COLUMN" in str(caught.value)  # the flag, not only the argument
+    with pytest.raises(ValidationError, match="missing required column 'event_type'") as caught:
         read_events(path, mapping={"user_id": "customer"})
+    assert "--event-type TYPE" in str(caught.value)
+    items = write(tmp_path / "i.csv", "sku,name\na,A\n")
+    with pytest.raises(ValidationError, match="--item-map item_id=COLUMN"):
+        read_catalog(items)
     with pytest.raises(ValidationError, match="column 'CustomerID' mapped to field 'user_id'"):
         read_events(path, mapping={"user_id": "CustomerID"}, default_event_type="view")
 

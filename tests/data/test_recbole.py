@@ -9,9 +9,12 @@ import pytest
 from conftest import SHARED_DATA, requires_shared_data
 from shoprec.data import (
     RECBOLE_ITEM_FIELDS,
+    ingest_files,
+    load_dataset,
     parse_token_seq,
     read_catalog,
     read_events,
+    read_index_map,
     read_recbole_inter,
     read_recbole_item,
 )
@@ -157,3 +160,72 @@ def test_real_amazon_beauty_item_file() -> None:
     assert perfume.category == ("Beauty", "Fragrance", "Women's", "Eau de Parfum")
     assert perfume.brand == "Prada" and perfume.price == 65.86
     assert perfume.attributes["sales_rank"] == "78916.0"
+
+
+def put(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def unisrec_files(tmp_path: Path) -> dict[str, Path]:
+    """The UniSRec / VQ-Rec distribution form: .inter keyed by item index, .text keyed by ASIN,
+    and the item2index map between them."""
+    asins = ["B0001", "B0002", "B0003", "B0004"]
+    files = {
+        "inter": put(
+            tmp_path / "Scientific.train.inter",
+            "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+            "1\t1 2\t3\n2\t2 3\t4\n3\t4 1\t2\n",
+        ),
+        "text": put(
+            tmp_path / "Scientific.text",
+            "item_id:token\ttext:token_seq\n"
+            + "".join(f"{a}\tMicroscope slide set {i} &amp; case\n" for i, a in enumerate(asins)),
+        ),
+        "map": put(
+            tmp_path / "Scientific.item2index",
+            "".join(f"{a}\t{i + 1}\n" for i, a in enumerate(asins)),
+        ),
+    }
+    return files
+
+
+def test_text_file_titles_and_item2index_join(tmp_path: Path) -> None:
+    files = unisrec_files(tmp_path)
+    catalog, _ = read_catalog(files["text"])
+    assert catalog.item("B0002").title == "Microscope slide set 1 & case"  # not an attribute
+    assert catalog.item("B0002").attributes == {}
+    assert read_index_map(files["map"])["3"] == "B0003"
+
+    events, _ = read_events(files["inter"], item_index=files["map"])
+    assert events.frame["item_id"].tolist()[:3] == ["B0001", "B0002", "B0003"]
+    with pytest.raises(ValidationError, match="item not in the catalog"):
+        read_events(files["inter"], known_items=set(catalog.item_ids))  # indexes do not join
+
+    out = tmp_path / "scientific"
+    ingest_files(files["inter"], files["text"], out=out, item_index=files["map"])
+    dataset = load_dataset(str(out))
+    assert dataset.split.protocol == "loo" and len(dataset.interactions) == 9
+    assert set(dataset.interactions.frame["item_id"]) <= set(catalog.item_ids)
+
+
+def test_item2index_errors_name_the_file_and_row(tmp_path: Path) -> None:
+    files = unisrec_files(tmp_path)
+    put(files["map"], "B0001\t1\nB0002\t1\n")
+    with pytest.raises(ValidationError, match=r"Scientific.item2index, row 2: index '1' is given"):
+        read_index_map(files["map"])
+    put(files["map"], "B0001 1\n")
+    with pytest.raises(ValidationError, match="row 1: expected ORIGINAL_ID<tab>INDEX"):
+        read_index_map(files["map"])
+    put(files["map"], "B0001\t1\n")
+    with pytest.raises(ValidationError, match="item index not in the item2index map"):
+        read_events(files["inter"], item_index=files["map"])
+    csv = put(tmp_path / "e.csv", "user_id,item_id\nu,1\n")
+    with pytest.raises(ValidationError, match=r"applies to RecBole \.inter files"):
+        read_events(csv, item_index=files["map"], default_event_type="view")
+
+
+def test_renamed_text_file_still_gives_titles(tmp_path: Path) -> None:
+    text = unisrec_files(tmp_path)["text"]
+    renamed = put(tmp_path / "Scientific.item", text.read_text())
+    assert read_catalog(renamed)[0].item("B0001").title.startswith("Microscope")

@@ -41,6 +41,12 @@ from shoprec.cli._app import SPLIT_OPTION, main
 @click.option(
     "--lenient", is_flag=True, help="Write bad rows to a rejects file instead of failing."
 )
+@click.option(
+    "--item-index",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="item2index map (ORIGINAL_ID<tab>INDEX) for a RecBole .inter keyed by item index, as "
+    "UniSRec ships it: the events then join a catalog keyed by the original ids.",
+)
 @SPLIT_OPTION
 @click.option("--overwrite", is_flag=True, help="Replace an existing ingested dataset at --out.")
 @click.option(
@@ -56,6 +62,7 @@ def ingest(
     item_mapping: tuple[str, ...],
     event_type: str | None,
     lenient: bool,
+    item_index: Path | None,
     split: str | None,
     overwrite: bool,
     out: Path,
@@ -75,6 +82,7 @@ def ingest(
         lenient=lenient,
         split=split,
         overwrite=overwrite,
+        item_index=item_index,
         progress=True,
     )
     for report in reports:

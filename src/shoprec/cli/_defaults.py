@@ -40,6 +40,7 @@ def _settings(config: ShoprecConfig) -> tuple[dict[str, Any], dict[str, dict[str
             "event_type": data.event_type,
             "lenient": data.lenient or None,
             "out": data.out,
+            "item_index": data.item_index,
         },
         "init": {},
         "train": fitting,

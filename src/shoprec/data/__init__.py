@@ -25,6 +25,7 @@ from shoprec.data._readers import read_catalog, read_events
 from shoprec.data._recbole import (
     RECBOLE_ITEM_FIELDS,
     parse_token_seq,
+    read_index_map,
     read_recbole_inter,
     read_recbole_item,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "parse_token_seq",
     "read_catalog",
     "read_events",
+    "read_index_map",
     "read_recbole_inter",
     "read_recbole_item",
     "read_shop_files",

@@ -71,15 +71,26 @@ def _resolve(
 
 
 def _require(
-    resolved: Mapping[str, str], required: Iterable[str], columns: Any, source: str
+    resolved: Mapping[str, str],
+    required: Iterable[str],
+    columns: Any,
+    source: str,
+    *,
+    flag: str = "--map",
 ) -> None:
-    """Raise naming the first required field that no file column provides."""
+    """Raise naming the first required field that no file column provides, and how to provide
+    it on the command line and in Python."""
     for name in required:
         if name not in resolved:
-            hint = " or pass default_event_type" if name == "event_type" else ""
+            hint = (
+                "; or give every row one type with --event-type TYPE (default_event_type= in "
+                "Python, event_type in shoprec.toml)"
+                if name == "event_type"
+                else ""
+            )
             raise ValidationError(
-                f"missing required column {name!r}; available columns: {list(columns)}; "
-                f"map one with mapping={{{name!r}: COLUMN}}{hint}",
+                f"missing required column {name!r}; available columns: {list(columns)}; map one "
+                f"with {flag} {name}=COLUMN (mapping={{{name!r}: COLUMN}} in Python){hint}",
                 source=source,
                 field=name,
             )

@@ -32,6 +32,7 @@ _FORMATS = {
     ".pq": "parquet",
     ".inter": "recbole",
     ".item": "recbole",
+    ".text": "recbole",  # UniSRec / VQ-Rec item texts: item_id:token text:token_seq
 }
 _SURROGATES = "[\udc80-\udcff]"  # undecodable bytes, kept by the "surrogateescape" handler
 

@@ -253,7 +253,7 @@ def load_catalog(
 
     def prepare(frame: pd.DataFrame) -> dict[str, str]:
         resolved = _resolve(frame.columns, mapping, ITEM_COLUMNS, source)
-        _require(resolved, ["item_id"], frame.columns, source)
+        _require(resolved, ["item_id"], frame.columns, source, flag="--item-map")
         return resolved
 
     def parse(fields: _Fields, chunk: _Chunk, problems: _Problems) -> pd.DataFrame:

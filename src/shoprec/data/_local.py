@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from shoprec._artifacts import read_manifest
@@ -32,7 +31,7 @@ from shoprec.data._dataset import Dataset
 from shoprec.data._ingest import IngestReport
 from shoprec.data._readers import read_catalog, read_events
 from shoprec.data._schema import EVENT_COLUMNS, ITEM_COLUMNS, Catalog, Interactions
-from shoprec.data._splits import Split, auto_split, split_events
+from shoprec.data._splits import Split, auto_split, chosen_split, split_events
 from shoprec.exceptions import ArtifactError, DatasetNotFoundError, ValidationError
 
 __all__ = [
@@ -63,6 +62,7 @@ def ingest_files(
     lenient: bool = False,
     split: str | None = None,
     overwrite: bool = False,
+    item_index: str | Path | None = None,
     progress: bool = False,
 ) -> list[IngestReport]:
     """Validate a shop's events (and catalog) file and store them as a dataset directory.
@@ -93,6 +93,9 @@ def ingest_files(
         same as real times; events without timestamps can only be split ``"loo"``.
     overwrite
         Replace an existing ingested dataset at ``out``.
+    item_index
+        For RecBole ``.inter`` events keyed by item index (UniSRec's form): the
+        ``item2index`` file mapping the catalog's ids to those indexes.
     progress
         Show progress bars.
 
@@ -128,6 +131,7 @@ def ingest_files(
             default_event_type=default_event_type,
             policy="lenient" if lenient else "strict",
             split=split,
+            item_index=item_index,
             progress=progress,
         )
         _replace(staging, out)
@@ -182,13 +186,15 @@ def read_shop_files(
     lenient: bool = False,
     rejects_dir: str | Path | None = None,
     keep_rejects_at: str | Path | None = None,
+    item_index: str | Path | None = None,
     progress: bool = False,
 ) -> tuple[Catalog, Interactions, list[IngestReport]]:
     """Read and validate a shop's events (and catalog) file, as :func:`ingest_files` does.
 
     Parameters
     ----------
-    events_path, catalog_path, event_mapping, item_mapping, default_event_type, lenient, progress
+    events_path, catalog_path, event_mapping, item_mapping, default_event_type, lenient,
+    item_index, progress
         As for :func:`ingest_files`.
     rejects_dir
         Where the lenient policy writes ``events.rejects.csv`` / ``catalog.rejects.csv``
@@ -227,6 +233,7 @@ def read_shop_files(
         rejects_path=rejects / "events.rejects.csv",
         progress=progress,
         known_items=None if catalog is None else set(catalog.item_ids),
+        item_index=item_index,
     )
     reports.append(report)
     if len(interactions) == 0:
@@ -247,6 +254,7 @@ def _write_dataset(
     default_event_type: str | None,
     policy: str,
     split: str | None,
+    item_index: str | Path | None,
     progress: bool,
 ) -> list[IngestReport]:
     """Read, validate and write everything into ``staging``; paths in reports point to ``out``."""
@@ -259,9 +267,10 @@ def _write_dataset(
         lenient=policy == "lenient",
         rejects_dir=staging,
         keep_rejects_at=out.with_name(f"{out.name}.events.rejects.csv"),
+        item_index=item_index,
         progress=progress,
     )
-    protocol = _choose_split(interactions, split, events_path)
+    protocol = chosen_split(interactions, split, source=str(events_path))
     for report in reports:  # the staging directory becomes ``out``
         if report.rejects_path is not None:
             report.rejects_path = str(out / Path(report.rejects_path).name)
@@ -279,35 +288,6 @@ def _keep_rejects(report: IngestReport, kept: Path) -> None:
         return
     shutil.move(report.rejects_path, kept)
     report.rejects_path = str(kept)
-
-
-def _choose_split(interactions: Interactions, split: str | None, source: Path) -> str:
-    """The split protocol to record; never guessed for timestamped events."""
-    timed = interactions.has_timestamps and _spans_time(interactions)
-    if split == "temporal" and not timed:
-        raise ValidationError(
-            "split 'temporal' needs timestamps that span time; these events have none: use "
-            "--split loo",
-            source=str(source),
-            field="timestamp",
-        )
-    if split is not None:
-        return split
-    if timed:
-        raise ValidationError(
-            "the events have timestamps: choose how to split them for evaluation with --split "
-            "temporal (one global cut in time: train on the past, test on the latest events) "
-            "or --split loo (each user's last event is the test target; use this if the "
-            "'timestamps' are really positions or export times)",
-            source=str(source),
-            field="split",
-        )
-    logger.info("%s has no timestamps: split leave-one-out (by order)", source)
-    return "loo"
-
-
-def _spans_time(interactions: Interactions) -> bool:
-    return len(np.unique(interactions.frame["timestamp"].to_numpy())) > 2
 
 
 def minimal_catalog(interactions: Interactions) -> Catalog:

@@ -51,6 +51,7 @@ def read_events(
     chunksize: int = 100_000,
     progress: bool = False,
     known_items: Collection[str] | None = None,
+    item_index: str | Path | None = None,
 ) -> tuple[Interactions, IngestReport]:
     """Read and validate behaviour events from CSV, JSON Lines, Parquet or a RecBole ``.inter``.
 
@@ -80,6 +81,9 @@ def read_events(
         Show a tqdm progress bar.
     known_items
         If given, events on item ids outside it are bad rows ("item not in the catalog").
+    item_index
+        For a RecBole ``.inter`` keyed by item index: the ``item2index`` file that maps the
+        original ids to those indexes (see :func:`~shoprec.data.read_recbole_inter`).
 
     Returns
     -------
@@ -98,12 +102,20 @@ def read_events(
     if kind == "recbole":
         return read_recbole_inter(
             path,
+            item_index=item_index,
             **options,
             policy=policy,
             rejects_path=rejects_path,
             chunksize=chunksize,
             progress=progress,
             known_items=known_items,
+        )
+    if item_index is not None:
+        raise ValidationError(
+            "an item2index map applies to RecBole .inter files keyed by item index; map the "
+            "item column of this file instead",
+            source=str(path),
+            field="item_id",
         )
     check_options(policy, chunksize)
     return load_events(

@@ -31,6 +31,7 @@ from shoprec.exceptions import ValidationError
 __all__ = [
     "RECBOLE_ITEM_FIELDS",
     "parse_token_seq",
+    "read_index_map",
     "read_recbole_inter",
     "read_recbole_item",
 ]
@@ -135,9 +136,56 @@ def _longest_per_user(users: pd.Series, sequence: pd.Series) -> np.ndarray:
     return keep
 
 
+def read_index_map(path: str | Path) -> dict[str, str]:
+    """An ``item2index`` (or ``user2index``) file of UniSRec-style data: ``ORIGINAL_ID\tINDEX``
+    per line, no header. Returns index -> original id.
+
+    Raises
+    ------
+    ValidationError
+        A line without two tab-separated fields, or an index given twice; names file and row.
+    """
+    path = Path(path)
+    mapping: dict[str, str] = {}
+    opener: Callable[..., Any] = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for row, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                parts = line.rstrip("\r\n").split("\t")
+                if len(parts) != 2 or not parts[0] or not parts[1]:
+                    raise ValidationError(
+                        "expected ORIGINAL_ID<tab>INDEX", source=str(path), row=row
+                    )
+                original, index = parts
+                if index in mapping:
+                    raise ValidationError(
+                        f"index {index!r} is given twice", source=str(path), row=row
+                    )
+                mapping[index] = original
+    except OSError as error:
+        raise ValidationError(f"cannot read the index map: {error}", source=str(path)) from None
+    return mapping
+
+
+def _translated(chunks: Iterator[_Chunk], index: dict[str, str], source: str) -> Iterator[_Chunk]:
+    """Chunks whose ``item_id`` indexes are replaced by the original ids of ``index``; an index
+    missing from the map is a bad row."""
+    for chunk in chunks:
+        frame = chunk.frame.copy()
+        ids = frame["item_id"].astype(str).str.strip()
+        mapped = ids.map(index)
+        missing = (mapped.isna() & (ids != "")).to_numpy(dtype=bool)
+        frame["item_id"] = mapped.where(~mapped.isna(), ids)
+        issue = ("item_id", missing, "item index not in the item2index map", f" ({source})")
+        yield _Chunk(frame, chunk.rows, chunk.original, (*chunk.issues, issue))
+
+
 def read_recbole_inter(
     path: str | Path,
     *,
+    item_index: str | Path | None = None,
     default_event_type: str | None = None,
     platform: str | None = None,
     policy: str = "strict",
@@ -152,6 +200,10 @@ def read_recbole_inter(
     ----------
     path
         The ``.inter`` file (optionally ``.gz``).
+    item_index
+        An ``item2index`` file (``ORIGINAL_ID<tab>INDEX`` lines, as UniSRec ships beside its
+        ``.inter`` files keyed by index): item indexes are translated to the original ids, so
+        the events join a catalog keyed by those (e.g. ASINs).
     default_event_type
         Event type of every row; by default ``"rating"`` when there is a rating field, else
         ``"purchase"``.
@@ -178,6 +230,8 @@ def read_recbole_inter(
         names = {"user_id", "item_id"}
     else:
         chunks = _renamed(path, chunksize)
+    if item_index is not None:
+        chunks = _translated(chunks, read_index_map(item_index), str(item_index))
     if default_event_type is None:
         default_event_type = "rating" if "rating" in names else "purchase"
     ignored = sorted(names - set(_INTER_FIELDS) - {"item_id_list"})
@@ -201,6 +255,8 @@ def _item_chunks(path: Path, chunksize: int) -> Iterator[_Chunk]:
     """Item chunks with shoprec field names, categories as JSON lists, HTML entities decoded."""
     for chunk in _renamed(path, chunksize):
         frame = chunk.frame.rename(columns=RECBOLE_ITEM_FIELDS)
+        if "text" in frame:
+            frame = frame.rename(columns={"text": "description" if "title" in frame else "title"})
         if "category" in frame:
             frame["category"] = frame["category"].map(lambda s: json.dumps(parse_token_seq(s)))
         for name in frame.columns.difference(["item_id", "category", "price"]):
@@ -219,10 +275,12 @@ def read_recbole_item(
     chunksize: int = 100_000,
     progress: bool = False,
 ) -> tuple[Catalog, IngestReport]:
-    """Read a RecBole ``.item`` file into a :class:`~shoprec.data.Catalog`.
+    """Read a RecBole ``.item`` file, or a UniSRec / VQ-Rec ``.text`` file, into a
+    :class:`~shoprec.data.Catalog`.
 
     ``item_id``, ``title``, ``description``, ``brand``, ``price`` and ``categories`` (a
     ``token_seq``, into the category path) map to item fields (:data:`RECBOLE_ITEM_FIELDS`);
+    ``text`` (the ``.text`` form) is the title, or the description when there is a title;
     every other field (``sales_rank``, ``sales_type``, ...) becomes an attribute.
 
     Parameters
@@ -238,7 +296,13 @@ def read_recbole_item(
     """
     path = Path(path)
     check_options(policy, chunksize)
-    names = [RECBOLE_ITEM_FIELDS.get(name, name) for name in _header(path).values()]
+    found = list(_header(path).values())
+    # UniSRec's .text files carry an item's whole text in "text": the title when there is none
+    text_field = "description" if "title" in found else "title"
+    names = [RECBOLE_ITEM_FIELDS.get(name, name) for name in found]
+    names = [text_field if name == "text" else name for name in names]
+    if "title" not in names:
+        logger.warning("%s has no title or text field: its items have no text", path)
     return load_catalog(
         _item_chunks(path, chunksize),
         source=str(path),

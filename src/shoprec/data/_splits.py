@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "Split",
     "auto_split",
+    "chosen_split",
     "leave_one_out",
+    "spans_time",
     "split_events",
     "temporal_split",
     "temporal_split_at",
@@ -138,3 +140,43 @@ def split_events(interactions: Interactions, protocol: str) -> Split:
     if protocol == "temporal":
         return temporal_split(interactions)
     raise ValidationError(f"unknown split {protocol!r}; choose from {list(SPLITS)}", field="split")
+
+
+def chosen_split(
+    interactions: Interactions, split: str | None, *, source: str | None = None
+) -> str:
+    """The split protocol for ``interactions``: ``split`` when possible; ``"loo"`` for
+    order-only events; never guessed for events with timestamps.
+
+    Raises
+    ------
+    ValidationError
+        ``split`` is None while the events have timestamps (which could be positions: the
+        user must choose), or ``"temporal"`` for events without timestamps.
+    """
+    timed = interactions.has_timestamps and spans_time(interactions)
+    if split == "temporal" and not timed:
+        raise ValidationError(
+            "split 'temporal' needs timestamps that span time; these events have none: use "
+            "--split loo",
+            source=source,
+            field="timestamp",
+        )
+    if split is not None:
+        return split
+    if timed:
+        raise ValidationError(
+            "the events have timestamps: choose how to split them for evaluation with --split "
+            "temporal (one global cut in time: train on the past, test on the latest events) "
+            "or --split loo (each user's last event is the test target; use this if the "
+            "'timestamps' are really positions or export times)",
+            source=source,
+            field="split",
+        )
+    logger.info("%s has no timestamps: split leave-one-out (by order)", source)
+    return "loo"
+
+
+def spans_time(interactions: Interactions) -> bool:
+    """Whether the events' timestamps take more than two values (real times, not one export)."""
+    return len(np.unique(interactions.frame["timestamp"].to_numpy())) > 2
