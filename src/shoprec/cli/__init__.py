@@ -7,6 +7,7 @@ from shoprec.cli import (  # noqa: F401
     _data_commands,
     _init_command,
     _model_commands,
+    _online_commands,
     _pipeline_commands,
     _serve_commands,
     _store_commands,

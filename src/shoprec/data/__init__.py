@@ -57,7 +57,7 @@ from shoprec.data._splits import (
     temporal_split,
     temporal_split_at,
 )
-from shoprec.data._synthetic import make_synthetic_shop
+from shoprec.data._synthetic import SyntheticTastes, make_synthetic_shop, synthetic_tastes
 
 __all__ = [
     "CATEGORY_SEPARATOR",
@@ -84,6 +84,7 @@ __all__ = [
     "Interactions",
     "Item",
     "Split",
+    "SyntheticTastes",
     "auto_split",
     "available_datasets",
     "gap_buckets",
@@ -102,6 +103,7 @@ __all__ = [
     "read_recbole_item",
     "read_shop_files",
     "resolve_data_dir",
+    "synthetic_tastes",
     "temporal_split",
     "temporal_split_at",
     "training_windows",

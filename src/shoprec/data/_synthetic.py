@@ -26,7 +26,7 @@ from shoprec.data._dataset import Dataset
 from shoprec.data._schema import Catalog, Interactions
 from shoprec.data._splits import temporal_split
 
-__all__ = ["make_synthetic_shop"]
+__all__ = ["SyntheticTastes", "make_synthetic_shop", "synthetic_tastes"]
 
 _DAY_MS = 86_400_000
 
@@ -383,4 +383,45 @@ def make_synthetic_shop(
         catalog=catalog,
         split=temporal_split(Interactions(events)),
         description=f"{description} (seed {random_state})",
+    )
+
+
+@dataclass(frozen=True)
+class SyntheticTastes:
+    """The latent tastes behind a synthetic shop, for simulating its customers.
+
+    Attributes
+    ----------
+    user_ids, item_ids
+        Row and column ids of the matrices.
+    attraction
+        ``(n_users, n_items)``: probability that the user clicks the item when they examine it,
+        ``sigmoid(-3 + fit + log(18 * leaf_taste))``: their standardised utility for the item
+        (quality, brand affinity, price fit) and how much they like its category.
+    fit
+        ``(n_users, n_items)``: the standardised utility (drives carts and purchases).
+    """
+
+    user_ids: list[str]
+    item_ids: list[str]
+    attraction: np.ndarray
+    fit: np.ndarray
+
+
+def synthetic_tastes(
+    *, n_users: int = 800, n_items: int = 400, random_state: int = 0, n_days: int = 120,
+    new_item_fraction: float = 0.1,
+) -> SyntheticTastes:  # fmt: skip
+    """The latent tastes of the shop :func:`make_synthetic_shop` makes with the same arguments
+    (the generator draws them first, from the same seed)."""
+    rng = np.random.default_rng(random_state)
+    items = _make_items(rng, n_items, n_days * _DAY_MS, new_item_fraction)
+    shop = _make_shop(rng, items, n_users)
+    taste = np.diff(shop.taste_cdf, axis=1, prepend=0.0)[:, items.leaf]  # (n_users, n_items)
+    logit = -3.0 + shop.fit + np.log(len(_LEAVES) * np.maximum(taste, 1e-9))
+    return SyntheticTastes(
+        user_ids=[f"u{u:05d}" for u in range(n_users)],
+        item_ids=items.frame["item_id"].tolist(),
+        attraction=1.0 / (1.0 + np.exp(-logit)),
+        fit=shop.fit,
     )

@@ -8,6 +8,7 @@ the pipeline and evaluation; the service and the command line use it.
 from __future__ import annotations
 
 from shoprec.online._attribution import AttributionConfig, attribute
+from shoprec.online._drift import DRIFT_KINDS, DataProfile, measure_drift, store_drift
 from shoprec.online._experiments import (
     EXPERIMENT_KIND,
     Experiment,
@@ -33,15 +34,33 @@ from shoprec.online._measurement import (
     online_metrics,
     summarise,
 )
+from shoprec.online._report import online_report, write_online_report
+from shoprec.online._simulator import (
+    ClickModel,
+    Customers,
+    ReplayCustomers,
+    SimulationTruth,
+    SyntheticCustomers,
+    measured_against_truth,
+    run_experiment,
+    simulate,
+)
 
 __all__ = [
+    "DRIFT_KINDS",
     "EXPERIMENT_KIND",
     "METRICS",
     "AttributionConfig",
+    "ClickModel",
+    "Customers",
+    "DataProfile",
     "Experiment",
     "ExperimentConflictError",
     "ExperimentNotFoundError",
     "RateEstimate",
+    "ReplayCustomers",
+    "SimulationTruth",
+    "SyntheticCustomers",
     "Variant",
     "VariantComparison",
     "assignment_point",
@@ -51,11 +70,18 @@ __all__ = [
     "experiment_results",
     "get_experiment",
     "list_experiments",
+    "measure_drift",
+    "measured_against_truth",
     "new_experiment",
     "online_metrics",
+    "online_report",
+    "run_experiment",
     "running_experiment",
     "save_experiment",
+    "simulate",
     "start_experiment",
     "stop_experiment",
+    "store_drift",
     "summarise",
+    "write_online_report",
 ]

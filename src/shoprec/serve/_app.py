@@ -42,6 +42,7 @@ from shoprec.serve._access import require_read
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._dependencies import API_PREFIX
 from shoprec.serve._deployment import freeze_heap
+from shoprec.serve._drift_gauges import DriftCollector
 from shoprec.serve._impressions import ImpressionLog
 from shoprec.serve._settings import ServiceSettings
 from shoprec.serve._state import ServingState
@@ -119,6 +120,10 @@ def create_app(
                 cache_users=settings.cache_users,
             )
             app.state.impressions = _impression_log(settings, events, owned=owned)
+            drift = DriftCollector(
+                lambda: app.state.serving, window_hours=settings.attribution_window_hours
+            )
+            metrics.registry.register(drift)
             _resume_experiment(app.state.serving)
             app.state.recommender = MicroBatcher(
                 app.state.serving.recommend_batch,
@@ -132,6 +137,7 @@ def create_app(
             logger.info("serving pipeline version %s", app.state.serving.active.version)
             yield
             app.state.recommender.close()
+            metrics.registry.unregister(drift)
             if app.state.impressions is not None:
                 app.state.impressions.close()
             app.state.serving.close()

@@ -1,0 +1,207 @@
+"""Commands of the online loop: `shoprec experiment`, `shoprec simulate`, `shoprec report online`.
+
+Experiments are started and stopped through the running service's admin API (it loads the
+variants' pipelines); reports read the store directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shoprec.cli._app import load_source, main, parse_time
+
+_URL = click.option(
+    "--url", envvar="SHOPREC_URL", default="http://127.0.0.1:8000", show_default=True,
+    help="The running service (env SHOPREC_URL).",
+)  # fmt: skip
+_KEY = click.option(
+    "--api-key", envvar="SHOPREC_API_KEY", default=None, help="Admin key (env SHOPREC_API_KEY)."
+)
+_VARIANTS = click.option(
+    "--variant", "variants", multiple=True, metavar="NAME=DIR",
+    help="A variant and its pipeline directory (the first is the control); repeat. "
+    "NAME alone serves the active pipeline (an A/A test).",
+)  # fmt: skip
+
+
+def _client(url: str, api_key: str | None) -> Any:
+    import httpx
+
+    headers = {"X-API-Key": api_key} if api_key else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=120.0)
+
+
+def _variants(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, _, path = pair.partition("=")
+        out[name] = str(Path(path).resolve()) if path else ""
+    if len(out) < 2:
+        raise click.BadParameter("give at least two --variant", param_hint="--variant")
+    return out
+
+
+def _answer(response: Any) -> Any:
+    if response.status_code >= 400:
+        raise click.ClickException(f"{response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+@main.group()
+def experiment() -> None:
+    """A/B and A/A experiments on the running service."""
+
+
+@experiment.command("start")
+@click.argument("name")
+@_VARIANTS
+@click.option("--salt", default=None, help="Assignment salt (default: random).")
+@_URL
+@_KEY
+def experiment_start(
+    name: str, variants: tuple[str, ...], salt: str | None, url: str, api_key: str | None
+) -> None:
+    """Start experiment NAME: users split between the variants by a hash of their id."""
+    chosen = _variants(variants)
+    body: dict[str, Any] = {
+        "name": name,
+        "variants": [{"name": v, **({"pipeline": p} if p else {})} for v, p in chosen.items()],
+    }
+    if salt:
+        body["salt"] = salt
+    with _client(url, api_key) as client:
+        started = _answer(client.post("/v1/admin/experiments", json=body))
+    click.echo(f"experiment {started['name']} running: {', '.join(chosen)}")
+
+
+@experiment.command("stop")
+@click.argument("name")
+@_URL
+@_KEY
+def experiment_stop(name: str, url: str, api_key: str | None) -> None:
+    """Stop experiment NAME (everyone gets the active pipeline again; results stay)."""
+    with _client(url, api_key) as client:
+        _answer(client.post(f"/v1/admin/experiments/{name}/stop"))
+    click.echo(f"experiment {name} stopped")
+
+
+@experiment.command("status")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the service's answer as JSON.")
+@_URL
+@_KEY
+def experiment_status(name: str | None, as_json: bool, url: str, api_key: str | None) -> None:
+    """Per-variant metrics with 95% intervals and p-values (all experiments without NAME)."""
+    with _client(url, api_key) as client:
+        if name is None:
+            listed = _answer(client.get("/v1/admin/experiments"))["experiments"]
+            names = [e["name"] for e in listed]
+        else:
+            names = [name]
+        answers = [_answer(client.get(f"/v1/admin/experiments/{n}")) for n in names]
+    if as_json:
+        click.echo(json.dumps(answers, indent=2))
+        return
+    for answer in answers:
+        exp = answer["experiment"]
+        click.echo(f"{exp['name']} ({exp['status']}{', A/A' if exp['aa'] else ''})")
+        for r in answer["results"]:
+            click.echo(f"  {r['variant']:<10} {r['metric']:<24} {_fmt(r['value'])} "
+                       f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]  n={r['impressions']:<7} "
+                       f"lift {_fmt(r['lift'])}  p {_fmt(r['p_value'])}")  # fmt: skip
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@main.command()
+@_VARIANTS
+@click.option("--name", default="simulated", show_default=True, help="Experiment name.")
+@click.option("--visits", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("-k", "k", type=click.IntRange(min=1, max=100), default=10, show_default=True)
+@click.option(
+    "--mode", type=click.Choice(["synthetic", "replay"]), default="synthetic", show_default=True,
+    help="synthetic: the synthetic shop's latent tastes (--users/--items/--shop-seed must be "
+    "those the pipelines were built on); replay: held-out test events of --dataset.",
+)  # fmt: skip
+@click.option("--dataset", default="synthetic", show_default=True, help="For --mode replay.")
+@click.option("--users", type=int, default=800, show_default=True)
+@click.option("--items", type=int, default=400, show_default=True)
+@click.option("--shop-seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="The customers' choices.")
+@click.option("--json", "as_json", is_flag=True)
+@_URL
+@_KEY
+@click.pass_context
+def simulate(
+    ctx: click.Context, variants: tuple[str, ...], name: str, visits: int, k: int, mode: str,
+    dataset: str, users: int, items: int, shop_seed: int, seed: int, as_json: bool, url: str,
+    api_key: str | None,
+) -> None:  # fmt: skip
+    """Run an A/B (or A/A) experiment on the live service with simulated customers, then show
+    what the service measured beside the simulator's ground truth."""
+    from shoprec.data import synthetic_tastes
+    from shoprec.online import (
+        ReplayCustomers,
+        SyntheticCustomers,
+        measured_against_truth,
+        run_experiment,
+    )
+
+    customers: Any
+    if mode == "synthetic":
+        tastes = synthetic_tastes(n_users=users, n_items=items, random_state=shop_seed)
+        customers = SyntheticCustomers(tastes)
+    else:
+        customers = ReplayCustomers(load_source(dataset, ctx.obj["data_dir"]).split.test)
+    with _client(url, api_key) as client:
+        truth, status = run_experiment(
+            client, name, _variants(variants), customers, visits=visits, k=k,
+            random_state=seed, progress=True,
+        )  # fmt: skip
+    rows = measured_against_truth(truth, status)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['variant']:<10} impressions {row['impressions']:>7}  CTR measured "
+            f"{_fmt(row['ctr'])} true {row['true_ctr']:.4f} (error {row['ctr_relative_error']:.2%})"
+            f"  expected {row['expected_ctr']:.4f}  p {_fmt(row['p_value'])}"
+        )
+
+
+@main.group()
+def report() -> None:
+    """Reports."""
+
+
+@report.command("online")
+@click.option("--store", "store_url", envvar="SHOPREC_STORE_URL", required=True)
+@click.option("--since", default=None, help="ISO date, ms, or an age such as 7d.")
+@click.option("--until", default=None)
+@click.option("--window-hours", type=click.FloatRange(min=0, min_open=True), default=24.0)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("shoprec-online")
+)
+def report_online(
+    store_url: str, since: str | None, until: str | None, window_hours: float, out: Path
+) -> None:
+    """Write online.html (plots) and online.json: CTR, add-to-cart, conversion, revenue per
+    impression and dwell per version, variant and day; experiments; drift."""
+    from shoprec.online import AttributionConfig, online_report, write_online_report
+    from shoprec.store import open_store
+
+    config = AttributionConfig(window_ms=int(window_hours * 3_600_000))
+    with open_store(store_url) as store:
+        data = online_report(
+            store, since=None if since is None else parse_time(since),
+            until=None if until is None else parse_time(until), config=config,
+        )  # fmt: skip
+    page = write_online_report(data, out)
+    click.echo(f"online report written to {page}")
