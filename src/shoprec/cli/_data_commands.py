@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from shoprec.cli._app import SPLIT_OPTION, main
+from shoprec.cli._cleaning import cleaning_config, cleaning_options, echo_cleaning
 
 
 @main.command()
@@ -48,6 +50,7 @@ from shoprec.cli._app import SPLIT_OPTION, main
     "UniSRec ships it: the events then join a catalog keyed by the original ids.",
 )
 @SPLIT_OPTION
+@cleaning_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing ingested dataset at --out.")
 @click.option(
     "--out",
@@ -66,8 +69,14 @@ def ingest(
     split: str | None,
     overwrite: bool,
     out: Path,
+    timestamp_unit: str,
+    **cleaning: Any,
 ) -> None:
     """Validate and store a shop's events (and catalog) as a dataset directory.
+
+    Safe fixes apply by default and are reported with counts: ids normalised (13085.0 ->
+    13085), exact duplicates removed, cancellations and returns netted against purchases.
+    Anything else is a warning that names its fix; --strict makes warnings errors.
 
     --split is required when the events have timestamps (see docs/data-format.md)."""
     from shoprec.data import ingest_files
@@ -84,9 +93,12 @@ def ingest(
         overwrite=overwrite,
         item_index=item_index,
         progress=True,
+        cleaning=cleaning_config(**cleaning),
+        timestamp_unit=timestamp_unit,
     )
     for report in reports:
         click.echo(report.summary())
+        echo_cleaning(report.cleaning)
     chosen = split or "loo (the events have no timestamps)"
     click.echo(f"dataset written to {out}; split for evaluation: {chosen}")
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from shoprec.cli._app import load_source, main
+from shoprec.cli._cleaning import cleaning_config, cleaning_options, echo_cleaning
 
 
 @main.group()
@@ -41,6 +43,7 @@ def store() -> None:
 @click.option("--event-type", help="Event type for every row when the file has no event column.")
 @click.option("--lenient", is_flag=True, help="Write bad rows to a rejects file, import the rest.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
+@cleaning_options
 @click.pass_context
 def import_command(
     ctx: click.Context,
@@ -53,9 +56,12 @@ def import_command(
     event_type: str | None,
     lenient: bool,
     batch_size: int,
+    timestamp_unit: str,
+    **cleaning: Any,
 ) -> None:
     """Load a dataset's or a shop's files' catalog and events into a store. Idempotent: running
-    it again (or on a longer export of the same history) stores each event once."""
+    it again (or on a longer export of the same history) stores each event once. Files are
+    cleaned as `shoprec ingest` cleans them (--no-clean, --strict and the other options)."""
     from shoprec.data import read_shop_files
     from shoprec.store import import_events, open_store
 
@@ -70,9 +76,12 @@ def import_command(
             default_event_type=event_type,
             lenient=lenient,
             progress=True,
+            cleaning=cleaning_config(**cleaning),
+            timestamp_unit=timestamp_unit,
         )
         for report in reports:
             click.echo(report.summary())
+            echo_cleaning(report.cleaning)
     else:
         data = load_source(str(dataset), ctx.obj["data_dir"])
         catalog, interactions = data.catalog, data.interactions

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from shoprec.data._cleaning import (
+    AUXILIARY_EVENT_FIELDS,
+    CleaningConfig,
+    CleaningReport,
+    Finding,
+    clean_event_frame,
+    inspect_events,
+)
 from shoprec.data._datasets import (
     DATA_DIR_ENV,
     DATASETS,
@@ -60,6 +68,7 @@ from shoprec.data._splits import (
 from shoprec.data._synthetic import SyntheticTastes, make_synthetic_shop, synthetic_tastes
 
 __all__ = [
+    "AUXILIARY_EVENT_FIELDS",
     "CATEGORY_SEPARATOR",
     "DATASETS",
     "DATASET_FORMAT_VERSION",
@@ -73,6 +82,8 @@ __all__ = [
     "PAD",
     "RECBOLE_ITEM_FIELDS",
     "Catalog",
+    "CleaningConfig",
+    "CleaningReport",
     "Dataset",
     "DatasetSpec",
     "DownloadSource",
@@ -80,6 +91,7 @@ __all__ = [
     "Event",
     "EventType",
     "Example",
+    "Finding",
     "IngestReport",
     "Interactions",
     "Item",
@@ -87,8 +99,10 @@ __all__ = [
     "SyntheticTastes",
     "auto_split",
     "available_datasets",
+    "clean_event_frame",
     "gap_buckets",
     "ingest_files",
+    "inspect_events",
     "leave_one_out",
     "load_dataset",
     "load_ingested",

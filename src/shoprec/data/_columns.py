@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shoprec.data._cleaning import CleaningConfig, normalise_ids
 from shoprec.data._schema import CATEGORY_SEPARATOR, DEFAULT_PLATFORM, EventType
 from shoprec.exceptions import ValidationError
 
@@ -192,15 +193,26 @@ def _event_frame(
     platform: str | None,
     unit: str,
     known_items: np.ndarray | None,
+    cleaning: CleaningConfig | None = None,
 ) -> pd.DataFrame:
-    """One chunk's events in :data:`EVENT_COLUMNS` form; problems recorded in field order."""
+    """One chunk's events in :data:`EVENT_COLUMNS` form; problems recorded in field order.
+
+    With ``cleaning``, ids are normalised, negative quantities (returns) are kept for
+    :func:`~shoprec.data._cleaning.clean_event_frame`, and the auxiliary fields come along as
+    ``_``-prefixed columns.
+    """
     n = len(problems.bad)
     user = _text(fields.get("user_id"), n)
+    item = _text(fields.get("item_id"), n)
+    fixed = np.zeros(n, dtype=bool)
+    if cleaning is not None:
+        user, fixed_users = normalise_ids(user, cleaning)
+        item, fixed_items = normalise_ids(item, cleaning)
+        fixed = fixed_users | fixed_items
     problems.add("user_id", user == "", "missing user id")
     event_type = _text(fields.get("event_type"), n).str.lower()
     if default_event_type:
         event_type = event_type.mask(event_type == "", str(default_event_type))
-    item = _text(fields.get("item_id"), n)
     problems.add("item_id", (item == "") & (event_type != "search"), "missing item id")
     if known_items is not None:
         unknown = (item != "").to_numpy(dtype=bool) & ~_isin(item, known_items)
@@ -221,11 +233,14 @@ def _event_frame(
     quantity, missing, bad = _numbers(fields.get("quantity"), n)
     raw = fields.get("quantity")
     problems.add("quantity", bad, "quantity is not a number", raw)
-    problems.add("quantity", quantity <= 0, "non-positive quantity", raw)
+    if cleaning is not None and cleaning.handle_returns:  # returns are netted by cleaning
+        problems.add("quantity", quantity == 0, "zero quantity", raw)
+    else:
+        problems.add("quantity", quantity <= 0, "non-positive quantity", raw)
     problems.add(
         "quantity", np.isfinite(quantity) & (quantity % 1 != 0), "fractional quantity", raw
     )
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "user_id": user,
             "item_id": item,
@@ -238,6 +253,15 @@ def _event_frame(
             "quantity": np.where(problems.bad | missing, 1, quantity).astype(np.int64),
         }
     )
+    if cleaning is None:
+        return frame
+    frame["_ids_fixed"] = fixed
+    for name in ("order_id", "title"):
+        if fields.get(name) is not None:
+            frame[f"_{name}"] = _text(fields[name], n).to_numpy(dtype=object)
+    if fields.get("price") is not None:
+        frame["_price"] = _numbers(fields["price"], n)[0]
+    return frame
 
 
 def _platforms(values: pd.Series | None, n: int, default: str | None) -> pd.Series:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shoprec.data._cleaning import AUXILIARY_EVENT_FIELDS, CleaningConfig, clean_event_frame
 from shoprec.data._columns import (
     _EVENT_TYPES,
     _event_frame,
@@ -56,6 +57,7 @@ class IngestReport:
     rows_rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     rejects_path: str | None = None
+    cleaning: dict[str, Any] | None = None  # CleaningReport.to_dict() of a cleaned read
 
     def summary(self) -> str:
         """One human line, e.g. ``orders.csv: 181 rows read, 180 loaded, 1 rejected (...)``."""
@@ -70,7 +72,8 @@ class IngestReport:
             text += f", {more} more reasons)" if more else ")"
         if self.rejects_path:
             text += f"; rejected rows in {self.rejects_path}"
-        return text
+        fixes = sum((self.cleaning or {}).get("fixes", {}).values())
+        return text + (f"; {fixes:,} rows fixed by cleaning" if fixes else "")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``reasons`` as a plain dict)."""
@@ -187,6 +190,7 @@ def load_events(
     rejects_path: str | Path | None,
     progress: bool,
     known_items: Collection[str] | None,
+    cleaning: CleaningConfig | None = None,
 ) -> tuple[Interactions, IngestReport]:
     """The body of :func:`read_events` over any chunk source (also used for RecBole files)."""
     if default_event_type is not None and default_event_type not in _EVENT_TYPES:
@@ -195,16 +199,15 @@ def load_events(
         )
     if timestamp_unit not in _TIMESTAMP_UNITS:
         raise ValidationError(f"timestamp_unit must be one of {_TIMESTAMP_UNITS}")
-    unknown = sorted(set(mapping or {}) - set(EVENT_COLUMNS))
+    fields = [*EVENT_COLUMNS, *(AUXILIARY_EVENT_FIELDS if cleaning is not None else ())]
+    unknown = sorted(set(mapping or {}) - set(fields))
     if unknown:
-        raise ValidationError(
-            f"unknown event field(s) {unknown} in the mapping; expected {list(EVENT_COLUMNS)}"
-        )
+        raise ValidationError(f"unknown event field(s) {unknown} in the mapping; expected {fields}")
     required = ["user_id", "item_id"] + ([] if default_event_type else ["event_type"])
     known_index = np.asarray(list(known_items), dtype=object) if known_items is not None else None
 
     def prepare(frame: pd.DataFrame) -> dict[str, str]:
-        resolved = _resolve(frame.columns, mapping, EVENT_COLUMNS, source)
+        resolved = _resolve(frame.columns, mapping, fields, source)
         _require(resolved, required, frame.columns, source)
         return resolved
 
@@ -216,6 +219,7 @@ def load_events(
             platform=platform,
             unit=timestamp_unit,
             known_items=known_index,
+            cleaning=cleaning,
         )
 
     parts, report, resolved = _load(
@@ -228,6 +232,9 @@ def load_events(
         progress=progress,
     )
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EVENT_COLUMNS)
+    if cleaning is not None:
+        frame, cleaned = clean_event_frame(frame, cleaning, has_quantity="quantity" in resolved)
+        report.cleaning = cleaned.to_dict()
     has_timestamps = "timestamp" in resolved
     if not has_timestamps:
         frame["timestamp"] = np.arange(len(frame), dtype=np.int64)  # file order stands in

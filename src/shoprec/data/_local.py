@@ -27,6 +27,7 @@ import pandas as pd
 
 from shoprec._artifacts import read_manifest
 from shoprec.config import SPLITS
+from shoprec.data._cleaning import CLEAN, CleaningConfig, finish_cleaning, normalise_catalog
 from shoprec.data._dataset import Dataset
 from shoprec.data._ingest import IngestReport
 from shoprec.data._readers import read_catalog, read_events
@@ -64,6 +65,8 @@ def ingest_files(
     overwrite: bool = False,
     item_index: str | Path | None = None,
     progress: bool = False,
+    cleaning: CleaningConfig | None = CLEAN,
+    timestamp_unit: str = "auto",
 ) -> list[IngestReport]:
     """Validate a shop's events (and catalog) file and store them as a dataset directory.
 
@@ -98,6 +101,8 @@ def ingest_files(
         ``item2index`` file mapping the catalog's ids to those indexes.
     progress
         Show progress bars.
+    cleaning, timestamp_unit
+        As for :func:`read_shop_files`.
 
     Returns
     -------
@@ -133,6 +138,7 @@ def ingest_files(
             split=split,
             item_index=item_index,
             progress=progress,
+            read_options={"cleaning": cleaning, "timestamp_unit": timestamp_unit},
         )
         _replace(staging, out)
     except BaseException:
@@ -188,6 +194,8 @@ def read_shop_files(
     keep_rejects_at: str | Path | None = None,
     item_index: str | Path | None = None,
     progress: bool = False,
+    cleaning: CleaningConfig | None = CLEAN,
+    timestamp_unit: str = "auto",
 ) -> tuple[Catalog, Interactions, list[IngestReport]]:
     """Read and validate a shop's events (and catalog) file, as :func:`ingest_files` does.
 
@@ -202,6 +210,8 @@ def read_shop_files(
     keep_rejects_at
         When every event row is rejected, move the events' rejects file here before raising
         (for a ``rejects_dir`` about to be deleted), so that the error names a file that exists.
+    cleaning, timestamp_unit
+        Safe fixes (``None``: as read; see the events report's ``cleaning``), timestamp unit.
 
     Returns
     -------
@@ -225,6 +235,7 @@ def read_shop_files(
             repeated_ids="first" if same_file else "reject",
         )
         reports.append(report)
+        catalog = normalise_catalog(catalog, cleaning)
     interactions, report = read_events(
         events_path,
         mapping=event_mapping or None,
@@ -234,8 +245,11 @@ def read_shop_files(
         progress=progress,
         known_items=None if catalog is None else set(catalog.item_ids),
         item_index=item_index,
+        cleaning=cleaning,
+        timestamp_unit=timestamp_unit,
     )
     reports.append(report)
+    finish_cleaning(report, interactions, cleaning)
     if len(interactions) == 0:
         if keep_rejects_at is not None:
             _keep_rejects(report, Path(keep_rejects_at))
@@ -256,6 +270,7 @@ def _write_dataset(
     split: str | None,
     item_index: str | Path | None,
     progress: bool,
+    read_options: Mapping[str, Any],
 ) -> list[IngestReport]:
     """Read, validate and write everything into ``staging``; paths in reports point to ``out``."""
     catalog, interactions, reports = read_shop_files(
@@ -269,6 +284,7 @@ def _write_dataset(
         keep_rejects_at=out.with_name(f"{out.name}.events.rejects.csv"),
         item_index=item_index,
         progress=progress,
+        **read_options,
     )
     protocol = chosen_split(interactions, split, source=str(events_path))
     for report in reports:  # the staging directory becomes ``out``

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
+from shoprec.data._cleaning import CleaningConfig
 from shoprec.data._formats import _Chunk, _chunks, _file_format
 from shoprec.data._ingest import (
     INGEST_POLICIES,
@@ -52,6 +53,7 @@ def read_events(
     progress: bool = False,
     known_items: Collection[str] | None = None,
     item_index: str | Path | None = None,
+    cleaning: CleaningConfig | None = None,
 ) -> tuple[Interactions, IngestReport]:
     """Read and validate behaviour events from CSV, JSON Lines, Parquet or a RecBole ``.inter``.
 
@@ -84,6 +86,10 @@ def read_events(
     item_index
         For a RecBole ``.inter`` keyed by item index: the ``item2index`` file that maps the
         original ids to those indexes (see :func:`~shoprec.data.read_recbole_inter`).
+    cleaning
+        Apply these safe fixes (see :class:`~shoprec.data.CleaningConfig`; ``shoprec ingest``
+        does by default) and accept the auxiliary mapping fields ``order_id``, ``price`` and
+        ``title``; the report's ``cleaning`` says what was fixed and found.
 
     Returns
     -------
@@ -128,6 +134,7 @@ def read_events(
         rejects_path=rejects_path,
         progress=progress,
         known_items=known_items,
+        cleaning=cleaning,
     )
 
 
