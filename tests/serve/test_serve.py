@@ -216,7 +216,7 @@ def test_portraits_are_saved_at_shutdown_and_catch_up_with_the_store(
 ) -> None:
     settings = ServiceSettings(pipeline=artifacts["a"], store_url=store_url)
     with TestClient(create_app(settings)) as client:
-        client.post("/v1/events", json=event("p-user", "p00001", "purchase", timestamp=1000))
+        client.post("/v1/events", json=event("p-user", "p00001", "purchase", timestamp=1_700_000_000_000))
         before = client.get("/v1/users/p-user/portrait").json()
     with open_store(store_url) as store:
         document = json.loads(store.load_profiles(["p-user"])["p-user"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from shoprec.serve import ServiceSettings, create_app
 from shoprec.store import SQLiteStore, open_store
 
 ADMIN, READ = "adm1n-k3y", "r3ad-k3y"
+YEAR_2000_MS = 946_684_800_000
 OPEN_ROUTES = {("get", "/v1/health"), ("get", "/v1/health/ready")}
 # the routes a front-end's read key opens; everything else needs the admin key
 READ_ROUTES = {
@@ -297,3 +299,40 @@ def test_client_event_ids_are_per_user_and_a_changed_payload_is_409(
     assert client.post("/v1/events", json=later).status_code == 409  # a client's own time counts
     with open_store(store_url) as store:
         assert store.count_events() == 3
+
+
+# -- 6. timestamps ---------------------------------------------------------------------------------
+def test_timestamps_before_2000_or_too_far_ahead_are_refused_with_a_hint(
+    make_client: Client, store_url: str
+) -> None:
+    client = make_client(max_future_skew_s=3600)
+    now = int(time.time() * 1000)
+
+    def post(timestamp: int) -> Any:
+        return client.post("/v1/events", json=event("tim", "p00001", timestamp=timestamp))
+
+    seconds = post(now // 1000)
+    assert seconds.status_code == 422
+    (detail,) = seconds.json()["detail"]
+    assert detail["loc"] == ["body", "timestamp"]
+    assert (
+        "before 2000-01-01" in detail["msg"]
+        and f"send milliseconds ({now // 1000 * 1000})" in (detail["msg"])
+    )
+    assert post(0).status_code == 422 and "seconds" not in post(0).text
+    ahead = post(now + 2 * 3_600_000)
+    assert ahead.status_code == 422 and ahead.json()["detail"][0]["field"] == "timestamp"
+    assert "2 h ahead" in ahead.json()["detail"][0]["msg"]
+    micro = post(now * 1000)
+    assert "micro- or nanoseconds" in micro.json()["detail"][0]["msg"]
+    assert post(2**63 - 1).status_code == 422
+    batch = {"events": [event("tim", "p00001"), event("tim", "p00002", timestamp=now * 1000)]}
+    refused = client.post("/v1/events/batch", json=batch).json()["detail"][0]
+    assert (refused["row"], refused["field"]) == (2, "timestamp")
+    assert post(now + 1_800_000).status_code == 201  # within the allowed skew
+    assert post(YEAR_2000_MS).status_code == 201
+    with open_store(store_url) as store:
+        assert store.count_events() == 2
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    stamp = spec["components"]["schemas"]["EventIn"]["properties"]["timestamp"]["anyOf"][0]
+    assert stamp["minimum"] == YEAR_2000_MS

@@ -118,6 +118,7 @@ def create_app(
                 path=path,
                 history_limit=settings.history_limit,
                 cache_users=settings.cache_users,
+                max_future_skew_ms=int(settings.max_future_skew_s * 1000),
             )
             app.state.impressions = _impression_log(settings, events, owned=owned)
             drift = DriftCollector(

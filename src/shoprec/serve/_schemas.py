@@ -18,6 +18,7 @@ from shoprec.rerank import BusinessRules
 
 __all__ = [
     "MAX_ID_LENGTH",
+    "YEAR_2000_MS",
     "BatchIngestResult",
     "DeleteResult",
     "EventBatch",
@@ -71,6 +72,26 @@ PathText = Annotated[str, Field(strict=True, min_length=1, max_length=4096), _St
 StrictFloat = Annotated[float, Field(strict=True)]  # ints are accepted, strings are not
 
 
+YEAR_2000_MS = 946_684_800_000
+"""Event times before 2000-01-01 are refused: they are seconds sent as milliseconds, or junk."""
+
+
+def _after_2000(value: int) -> int:
+    if value < YEAR_2000_MS:
+        hint = ""
+        if YEAR_2000_MS // 1000 <= value < YEAR_2000_MS // 10:
+            hint = f"; {value} looks like seconds: send milliseconds ({value * 1000})"
+        raise ValueError(f"timestamp {value} is before 2000-01-01 in ms since the epoch{hint}")
+    return value
+
+
+Timestamp = Annotated[
+    StrictInt,
+    Field(le=2**63 - 1, json_schema_extra={"minimum": YEAR_2000_MS}),
+    AfterValidator(_after_2000),
+]
+
+
 class _Body(BaseModel):
     """Base of request bodies."""
 
@@ -90,8 +111,10 @@ class EventIn(_Body):
     user_id: Id
     item_id: ItemRef = ""
     event_type: EventType
-    timestamp: StrictInt | None = Field(
-        default=None, ge=0, le=2**63 - 1, description="ms since the epoch; default: now"
+    timestamp: Timestamp | None = Field(
+        default=None,
+        description="ms since the epoch, from 2000-01-01 to at most the service's allowed "
+        "clock skew (default one day) ahead of its clock; default: now",
     )
     platform: Id = DEFAULT_PLATFORM
     rating: StrictFloat | None = Field(default=None, ge=0, le=5)

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
         Most open connections or requests in progress for ``shoprec serve``; beyond it uvicorn
         answers 503 at once, before parsing, so an overloaded process keeps serving what it
         admits instead of slowing down for everyone.
+    max_future_skew_s
+        Events timestamped more than this ahead of the service's clock are refused (422);
+        times before 2000-01-01 always are.
     store_retry_after_s
         The ``Retry-After`` of a 503 while the event store is unavailable (a PostgreSQL
         restart takes a few seconds).
@@ -90,6 +93,7 @@ class ServiceSettings(BaseSettings):
     max_waiting_requests: int = Field(default=64, ge=1)
     max_concurrency: int = Field(default=128, ge=1)
     store_retry_after_s: int = Field(default=5, ge=1)
+    max_future_skew_s: float = Field(default=86_400.0, ge=0)
     log_impressions: bool = True
     impression_journal: Path | None = None
     impression_flush_s: float = Field(default=0.25, gt=0, le=60)

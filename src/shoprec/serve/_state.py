@@ -31,7 +31,6 @@ from shoprec.exceptions import (
     NotFoundError,
     StateConflictError,
     StoreUnavailableError,
-    ValidationError,
 )
 from shoprec.online import Experiment
 from shoprec.pipeline import Pipeline, Recommendation, Request
@@ -40,6 +39,7 @@ from shoprec.rerank import BusinessRules
 from shoprec.serve._caches import HistoryCache, PortraitCache
 from shoprec.serve._catalog import CatalogIndex, changed_items
 from shoprec.serve._deployment import Deployment, artifact_version, warm_up
+from shoprec.serve._event_checks import RESERVED_USER_PREFIX, check_events
 from shoprec.serve._experiments import ExperimentRouting
 from shoprec.store import AppendResult, EventStore
 
@@ -51,8 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RESERVED_USER_PREFIX = "shoprec:"
-"""User ids starting with this are refused: the service keeps its own documents under them."""
 _REMOVED_DOC = RESERVED_USER_PREFIX + "removed-items"
 
 
@@ -104,6 +102,8 @@ class ServingState:
         Users whose history and portrait stay in memory (least recently used dropped first).
     portrait_config
         How portraits weigh events.
+    max_future_skew_ms
+        Events timestamped further ahead of the service's clock are refused.
     """
 
     def __init__(
@@ -115,8 +115,10 @@ class ServingState:
         history_limit: int = 200,
         cache_users: int = 10_000,
         portrait_config: PortraitConfig | None = None,
+        max_future_skew_ms: int = 86_400_000,
     ) -> None:
         self.store = store
+        self.max_future_skew_ms = max_future_skew_ms
         self.history_limit = history_limit
         self.cache_users = cache_users
         self._admin_lock = threading.RLock()
@@ -239,20 +241,12 @@ class ServingState:
         IdempotencyConflictError
             When an event reuses its user's client event id with other fields.
         """
-        catalog = self._active.pipeline.catalog
-        for row, event in enumerate(events, start=1):
-            if event.user_id.startswith(RESERVED_USER_PREFIX):
-                raise ValidationError(
-                    f"user ids starting with {RESERVED_USER_PREFIX!r} are reserved",
-                    row=row,
-                    field="user_id",
-                )
-            if event.item_id and (event.item_id not in catalog or event.item_id in self._removed):
-                raise ValidationError("unknown item id", row=row, field="item_id")
-            if not event.item_id and event.event_type == EventType.SEARCH and not event.query:
-                raise ValidationError(
-                    "a search without an item needs a query", row=row, field="query"
-                )
+        check_events(
+            events,
+            self._active.pipeline.catalog,
+            self._removed,
+            max_future_skew_ms=self.max_future_skew_ms,
+        )
         with self._user_lock:
             result = self.store.append(events, client_event_ids=client_event_ids, stamped=stamped)
             fresh = [e for e, dup in zip(events, result.duplicate, strict=True) if not dup]
