@@ -205,3 +205,130 @@ def report_online(
         )  # fmt: skip
     page = write_online_report(data, out)
     click.echo(f"online report written to {page}")
+
+
+_DURATION = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(every: str) -> float:
+    unit = _DURATION.get(every[-1:])
+    if unit is None or not every[:-1].replace(".", "", 1).isdigit() or float(every[:-1]) <= 0:
+        raise click.BadParameter(
+            f"{every!r}: use a duration such as 30m, 6h or 1d", param_hint="--every"
+        )
+    return float(every[:-1]) * unit
+
+
+@main.command()
+@click.option("--store", "store_url", envvar="SHOPREC_STORE_URL", required=True)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Directory the challengers are saved under.",
+)  # fmt: skip
+@click.option(
+    "--champion", "champion_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The live pipeline, registered as champion when the registry has none.",
+)  # fmt: skip
+@click.option("--model", default=None, help="Challenger model (default: the champion's).")
+@click.option("--encoder", default=None, help="Challenger encoder (default: the champion's).")
+@click.option("--margin", type=click.FloatRange(min=0), default=0.02, show_default=True,
+              help="Relative NDCG@10 gain the challenger needs.")  # fmt: skip
+@click.option("--max-users", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--every", default=None, help="Run again after this long (30m, 6h, 1d); "
+              "without it, run once (for cron).")  # fmt: skip
+@click.option("--reload-url", default=None, help="Service to reload when a challenger wins.")
+@_KEY
+def retrain(
+    store_url: str, out: Path, champion_path: Path | None, model: str | None,
+    encoder: str | None, margin: float, max_users: int, every: str | None,
+    reload_url: str | None, api_key: str | None,
+) -> None:  # fmt: skip
+    """Train a challenger from the store, judge it against the champion on the most recent
+    events, and promote it only if it wins by --margin (the registry keeps both)."""
+    import time
+
+    from shoprec.online import RetrainConfig
+    from shoprec.online import retrain as run_retrain
+    from shoprec.pipeline import Pipeline, PipelineConfig
+    from shoprec.store import open_store
+
+    pause = None if every is None else _seconds(every)
+    while True:
+        with open_store(store_url) as store:
+            base = _champion_config(store, champion_path, Pipeline)
+            config = RetrainConfig(pipeline=_config(base, model, encoder, PipelineConfig),
+                                   margin=margin, max_eval_users=max_users)  # fmt: skip
+            result = run_retrain(store, out, config=config, champion_path=champion_path,
+                                 progress=True)  # fmt: skip
+        verdict = "promoted" if result.promoted else "kept the champion"
+        click.echo(f"{verdict}: {result.reason} ({result.seconds:.0f} s)")
+        click.echo(f"challenger {result.challenger.version} at {result.challenger.path}")
+        if result.promoted and reload_url:
+            with _client(reload_url, api_key) as client:
+                _answer(client.post("/v1/admin/reload", json={"path": result.challenger.path}))
+            click.echo(f"{reload_url} now serves {result.challenger.version}")
+        if pause is None:
+            return
+        click.echo(f"next run in {every}")
+        time.sleep(pause)
+
+
+def _champion_config(store: Any, champion_path: Path | None, pipeline_type: Any) -> Any:
+    from shoprec.online import champion
+
+    entry = champion(store)
+    path = entry.path if entry is not None else champion_path
+    return None if path is None else pipeline_type.load(path).settings
+
+
+def _config(base: Any, model: str | None, encoder: str | None, config_type: Any) -> Any:
+    from dataclasses import replace
+
+    if base is None:
+        if model is None:
+            raise click.UsageError("no champion yet: give --champion DIR or --model NAME")
+        base = config_type(model=model)
+    changes = {k: v for k, v in (("model", model), ("encoder", encoder)) if v is not None}
+    if "model" in changes and changes["model"] != base.model:
+        changes["model_params"] = {}
+    return replace(base, **changes)
+
+
+@main.group()
+def registry() -> None:
+    """The model registry in the store: versions, data, metrics, who is live."""
+
+
+@registry.command("list")
+@click.option("--store", "store_url", envvar="SHOPREC_STORE_URL", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def registry_list(store_url: str, as_json: bool) -> None:
+    """Every registered version, newest first, with offline and online metrics."""
+    from dataclasses import asdict
+
+    from shoprec.online import list_models
+    from shoprec.store import open_store
+
+    with open_store(store_url) as store:
+        entries = list_models(store)
+    if as_json:
+        click.echo(json.dumps([asdict(e) for e in entries], indent=2, default=str))
+        return
+    for e in entries:
+        ndcg, ctr = e.offline.get("ndcg@10"), e.online.get("ctr")
+        events = e.data.get("events", "-")
+        click.echo(f"{e.version}  {e.status:<9} {e.model:<14} events {events!s:>8}"
+                   f"  ndcg@10 {_fmt(ndcg)}  ctr {_fmt(ctr)}  {e.reason}")  # fmt: skip
+
+
+@registry.command("promote")
+@click.argument("version")
+@click.option("--store", "store_url", envvar="SHOPREC_STORE_URL", required=True)
+def registry_promote(version: str, store_url: str) -> None:
+    """Make VERSION the champion (e.g. roll back to a retired one); reload the service after."""
+    from shoprec.online import promote
+    from shoprec.store import open_store
+
+    with open_store(store_url) as store:
+        entry = promote(store, version, reason="promoted by hand")
+    click.echo(f"{entry.version} is the champion: {entry.path}")
