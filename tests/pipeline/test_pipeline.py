@@ -236,3 +236,38 @@ def test_explainer_reasons_in_order_of_preference() -> None:
         "New in Camping",
         "Popular in Camping",
     ]
+
+
+@pytest.mark.parametrize("history_user", [None, 0])
+def test_a_narrow_filter_still_fills_the_list_when_matches_exist(
+    shop, fitted, history_user: int | None
+) -> None:  # type: ignore[no-untyped-def]
+    history = [] if history_user is None else history_of(shop, history_user)
+    prices = fitted.catalog.frame.set_index("item_id")["price"].dropna().sort_values()
+    cheapest = [i for i in prices.index if i not in history][:3]  # rarely among the candidates
+    rules = BusinessRules(max_price=float(prices[cheapest[-1]]), keep_unknown_price=False)
+    matching = [i for i, p in prices.items() if p <= rules.max_price and i not in history]
+    recs = fitted.recommend_one(history, k=3, rules=rules)
+    assert len(recs) == min(3, len(matching)) == 3  # was 2 when the candidates held only two
+    assert {r.item_id for r in recs} <= set(matching)
+    assert all(r.sources for r in recs)
+
+
+def test_brand_and_stock_filters(shop) -> None:  # type: ignore[no-untyped-def]
+    frame = shop.catalog.frame.copy()
+    brands = frame["brand"].replace("", np.nan).dropna().value_counts()
+    brand = str(brands.index[0])
+    history = history_of(shop)
+    unseen = (frame["brand"] == brand) & ~frame["item_id"].isin(history)
+    gone = frame.index[unseen][:2]
+    frame.loc[gone, "attributes"] = '{"in_stock": "0"}'
+    pipeline = Pipeline(PipelineConfig(model="als", encoder="hashing"))
+    pipeline.fit(shop.split.train, Catalog(frame))
+    out = set(frame.loc[gone, "item_id"])
+    only = pipeline.recommend_one(history, k=5, rules=BusinessRules(include_brands={brand.upper()}))
+    assert only and all(pipeline.catalog.item(r.item_id).brand == brand for r in only)
+    assert not out & {r.item_id for r in only}  # out of stock: never shown by default
+    allowed = BusinessRules(include_brands={brand}, allow_out_of_stock=True)
+    assert out <= {r.item_id for r in pipeline.recommend_one(history, k=40, rules=allowed)}
+    others = pipeline.recommend_one(history, k=10, rules=BusinessRules(exclude_brands={brand}))
+    assert all(pipeline.catalog.item(r.item_id).brand != brand for r in others)

@@ -16,6 +16,7 @@ from shoprec.cli._app import (
     main,
     parse_params,
 )
+from shoprec.cli._filters import filter_options
 
 _DATASET = click.option(
     "--dataset",
@@ -185,6 +186,7 @@ def _history_source(pipeline: Any, dataset: str | None) -> str:
 @from_store_options
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--diversity", type=click.FloatRange(0, 1), default=None)
+@filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.argument("users", nargs=-1, required=True)
 @click.pass_context
@@ -194,10 +196,12 @@ def explain(
     dataset: str | None,
     k: int,
     diversity: float | None,
+    rules: Any,
     as_json: bool,
     users: tuple[str, ...],
 ) -> None:
-    """Explained recommendations for USERS (their history from the dataset's events)."""
+    """Explained recommendations for USERS (their history from the dataset's events), within
+    the price, category, brand and stock filters given."""
     from shoprec.pipeline import Pipeline, Request
 
     pipeline = Pipeline.load(pipeline_dir)
@@ -206,7 +210,7 @@ def explain(
     requests = []
     for user in users:
         mine = frame[frame["user_id"] == user]
-        requests.append(Request.from_events(mine, k=k, diversity=diversity))
+        requests.append(Request.from_events(mine, k=k, diversity=diversity, rules=rules))
     results = pipeline.recommend(requests)
     if as_json:
         payload = {u: [r.to_dict() for r in recs] for u, recs in zip(users, results, strict=True)}
@@ -216,6 +220,7 @@ def explain(
     for user, request, recs in zip(users, requests, results, strict=True):
         click.echo(f"{user} ({len(request.history)} events)")
         for rank, rec in enumerate(recs, start=1):
-            title = catalog.item(rec.item_id).title
+            item = catalog.item(rec.item_id)
             reason = rec.explanation.reason if rec.explanation else ""
-            click.echo(f"  {rank:>3}. {title[:60]:<60}  {reason}")
+            price = "" if item.price is None else f"{item.price:.2f}"
+            click.echo(f"  {rank:>3}. {item.title[:60]:<60} {price:>8}  {reason}")

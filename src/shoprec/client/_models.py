@@ -38,25 +38,32 @@ def _build(cls: type[T], data: Mapping[str, Any]) -> T:
 class Filters:
     """Business rules for one recommendation request.
 
-    Category names match any level of an item's category path, case-insensitively; price
-    bounds are inclusive.
+    Category names match any level of an item's category path, case-insensitively, brands
+    case-insensitively; price bounds are inclusive; out-of-stock items are left out unless
+    ``allow_out_of_stock``.
     """
 
     include_categories: Sequence[str] = ()
     exclude_categories: Sequence[str] = ()
+    include_brands: Sequence[str] = ()
+    exclude_brands: Sequence[str] = ()
     min_price: float | None = None
     max_price: float | None = None
     exclude_item_ids: Sequence[str] = ()
+    allow_out_of_stock: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The request body's ``filters`` object (empty parts left out)."""
         body: dict[str, Any] = {}
-        for name in ("include_categories", "exclude_categories", "exclude_item_ids"):
+        lists = ("include_categories", "exclude_categories", "include_brands", "exclude_brands")
+        for name in (*lists, "exclude_item_ids"):
             if getattr(self, name):
                 body[name] = list(getattr(self, name))
         for name in ("min_price", "max_price"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
+        if self.allow_out_of_stock:
+            body["allow_out_of_stock"] = True
         return body
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from shoprec.pipeline._config import SOURCES
+from shoprec.rerank import BusinessRules, ItemAttributes, keep_mask
 
-__all__ = ["Candidates", "gather_candidates"]
+__all__ = ["Candidates", "gather_candidates", "widened"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,31 @@ def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
         part = np.argpartition(-scores[finite], n - 1)[:n]
         finite = finite[part]
     return finite[np.lexsort((finite, -scores[finite]))].astype(np.int64)
+
+
+def widened(
+    candidates: Candidates,
+    attributes: ItemAttributes,
+    rules: BusinessRules,
+    scores: np.ndarray,
+    *,
+    need: int,
+    source: str,
+) -> Candidates:
+    """``candidates`` plus the best-scored catalog rows that pass ``rules``, when fewer than
+    ``need`` candidates pass them: a narrow filter (a price band, one brand) must not return a
+    short list while matching items exist. The added rows count as proposed by ``source``.
+
+    ``scores`` are the ranking scores over catalog rows (``-inf``: cannot rank).
+    """
+    passing = int(keep_mask(attributes, candidates.rows, rules).sum())
+    if passing >= need:
+        return candidates
+    pool = np.setdiff1d(np.flatnonzero(np.isfinite(scores)), candidates.rows)
+    pool = pool[keep_mask(attributes, pool, rules)]
+    extra = pool[np.argsort(-scores[pool], kind="stable")[: need - passing]]
+    if not len(extra):
+        return candidates
+    proposed = dict(candidates.source_scores)
+    proposed[source] = {**proposed.get(source, {}), **{int(r): float(scores[r]) for r in extra}}
+    return Candidates(np.concatenate([candidates.rows, extra]), proposed, candidates.text)

@@ -289,7 +289,7 @@ class Pipeline:
         model_scores: np.ndarray,
         covisitation: np.ndarray | None,
     ) -> list[Recommendation]:
-        from shoprec.pipeline._candidates import gather_candidates
+        from shoprec.pipeline._candidates import gather_candidates, widened
 
         config = self.settings
         popularity, trending = view.popularity, view.trending
@@ -305,17 +305,23 @@ class Pipeline:
         )  # fmt: skip
         # Users without history are ranked by what is popular now; others by the model.
         if len(known_history):
-            rank_scores = model_scores
+            rank_scores, source = model_scores, "model"
         else:
             rank_scores = trending if trending is not None else popularity
-        scored = candidates.rows[np.isfinite(rank_scores[candidates.rows])]
-        values = rank_scores[scored].astype(np.float64)
-        if self.ranker_ is not None and len(scored):
-            values = self._fuse_ranker(view, request, known_history, scored, values)
+            source = "trending" if trending is not None else "popularity"
         rules = request.rules or BusinessRules()
         banned = set(request.exclude) | view.removed
         if banned:
             rules = replace(rules, exclude_item_ids=frozenset(rules.exclude_item_ids) | banned)
+        if request.rules is not None:  # a narrow filter may pass fewer than k candidates
+            need = request.k + len(known_history)
+            candidates = widened(
+                candidates, view.attributes, rules, rank_scores, need=need, source=source
+            )
+        scored = candidates.rows[np.isfinite(rank_scores[candidates.rows])]
+        values = rank_scores[scored].astype(np.float64)
+        if self.ranker_ is not None and len(scored):
+            values = self._fuse_ranker(view, request, known_history, scored, values)
         seen = view.attributes.item_ids[known_history]
         slots = min(config.new_item_slots, request.k - 1)
         unscored = np.setdiff1d(candidates.rows[view.is_new[candidates.rows]], scored)

@@ -231,6 +231,9 @@ class BusinessRules:
         category are dropped; names in no path match nothing).
     exclude_categories
         Drop items with one of these names in their path.
+    include_brands, exclude_brands
+        Keep only items of these brands / drop items of these brands (case-insensitive; items
+        without a brand fail an inclusion).
     min_price, max_price
         Keep items priced within the bounds; ``None`` is no bound.
     platform
@@ -245,6 +248,8 @@ class BusinessRules:
 
     include_categories: Collection[str] = frozenset()
     exclude_categories: Collection[str] = frozenset()
+    include_brands: Collection[str] = frozenset()
+    exclude_brands: Collection[str] = frozenset()
     min_price: float | None = None
     max_price: float | None = None
     platform: str | None = None
@@ -253,7 +258,8 @@ class BusinessRules:
     keep_unknown_price: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("include_categories", "exclude_categories", "exclude_item_ids"):
+        names = ("include_categories", "exclude_categories", "include_brands", "exclude_brands")
+        for name in (*names, "exclude_item_ids"):
             object.__setattr__(self, name, _as_names(getattr(self, name), name))
         for name in ("min_price", "max_price"):
             bound = getattr(self, name)
@@ -291,6 +297,12 @@ def keep_mask(attributes: ItemAttributes, rows: np.ndarray, rules: BusinessRules
     if rules.exclude_categories:
         unwanted = attributes.category_level_codes(rules.exclude_categories)
         keep &= ~np.isin(attributes.path_codes[rows], unwanted).any(axis=1)
+    if rules.include_brands or rules.exclude_brands:
+        brands = np.fromiter((_name(b) for b in attributes.brands[rows]), dtype=object)
+        if rules.include_brands:
+            keep &= np.isin(brands, [_name(b) for b in rules.include_brands])
+        if rules.exclude_brands:
+            keep &= ~np.isin(brands, [_name(b) for b in rules.exclude_brands])
     if rules.min_price is not None or rules.max_price is not None:
         prices = attributes.prices[rows]
         low = -np.inf if rules.min_price is None else rules.min_price

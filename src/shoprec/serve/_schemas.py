@@ -175,22 +175,30 @@ class BatchIngestResult(BaseModel):
 
 # -- recommendations -------------------------------------------------------------------------------
 class RecommendationFilters(_Body):
-    """Business rules: category names match any level of an item's category path."""
+    """Business rules: category names match any level of an item's category path; brands
+    match case-insensitively; out-of-stock items (``in_stock`` attribute) are left out unless
+    ``allow_out_of_stock``."""
 
     include_categories: list[ShortText] = Field(default_factory=list, max_length=100)
     exclude_categories: list[ShortText] = Field(default_factory=list, max_length=100)
+    include_brands: list[ShortText] = Field(default_factory=list, max_length=100)
+    exclude_brands: list[ShortText] = Field(default_factory=list, max_length=100)
     min_price: StrictFloat | None = Field(default=None, ge=0)
     max_price: StrictFloat | None = Field(default=None, ge=0)
     exclude_item_ids: list[Id] = Field(default_factory=list, max_length=1000)
+    allow_out_of_stock: StrictBool = False
 
     def to_rules(self) -> BusinessRules:
         """The domain rules (:class:`~shoprec.exceptions.ValidationError` if min > max)."""
         return BusinessRules(
             include_categories=frozenset(self.include_categories),
             exclude_categories=frozenset(self.exclude_categories),
+            include_brands=frozenset(self.include_brands),
+            exclude_brands=frozenset(self.exclude_brands),
             min_price=self.min_price,
             max_price=self.max_price,
             exclude_item_ids=frozenset(self.exclude_item_ids),
+            allow_out_of_stock=self.allow_out_of_stock,
         )
 
 
