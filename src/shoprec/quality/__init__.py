@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from shoprec.quality._attacks import ATTACK_KINDS, Attack, AttackConfig, simulate_attack
-from shoprec.quality._detector import AbuseDetector, DetectorConfig, robust_z
+from shoprec.quality._detector import FLAG_KINDS, AbuseDetector, DetectorConfig, robust_z
 from shoprec.quality._features import ITEM_FEATURES, USER_FEATURES, item_features, user_features
 from shoprec.quality._quarantine import Quarantined, quarantine
+from shoprec.quality._scan import ScanSummary, latest_scan, release_user, scan_store
 
 __all__ = [
     "ATTACK_KINDS",
+    "FLAG_KINDS",
     "ITEM_FEATURES",
     "USER_FEATURES",
     "AbuseDetector",
@@ -16,9 +18,13 @@ __all__ = [
     "AttackConfig",
     "DetectorConfig",
     "Quarantined",
+    "ScanSummary",
     "item_features",
+    "latest_scan",
     "quarantine",
+    "release_user",
     "robust_z",
+    "scan_store",
     "simulate_attack",
     "user_features",
 ]

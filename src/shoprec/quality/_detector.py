@@ -35,7 +35,7 @@ from shoprec.data import Catalog, Interactions
 from shoprec.exceptions import NotFittedError
 from shoprec.quality._features import item_features, user_features
 
-__all__ = ["AbuseDetector", "DetectorConfig", "robust_z"]
+__all__ = ["FLAG_KINDS", "AbuseDetector", "DetectorConfig", "robust_z"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ _USER_TESTS: Mapping[str, tuple[int, bool, float]] = {
     "gap_cv": (-1, False, 0.1),
     "popularity": (0, False, 0.1),
 }
+FLAG_KINDS = ("extreme", "isolated", "cohort")
+"""Why a user is flagged, in the order tried: an extreme feature, the isolation forest, a cohort
+behind a suspicious item."""
 _FILL_ZERO = ("view_only_share", "scan_share")  # no views / too short: nothing suspicious
 _NORMAL_Q90 = 1.2816
 
@@ -109,7 +112,7 @@ class AbuseDetector:
     user_scores_
         Per user (index ``user_id``): the largest feature z (``feature_z``) and which feature
         (``feature``), the forest's z (``forest_z``), the suspicious item the user was flagged
-        with (``item``), ``flagged`` and ``reason``.
+        with (``item``), ``flagged``, ``kind`` (one of :data:`FLAG_KINDS`) and ``reason``.
     suspicious_items_
         Per suspicious item: its score in units of its threshold (``z``, at least 1), the
         feature and the size of its flagged cohort.
@@ -141,12 +144,14 @@ class AbuseDetector:
         suspicious = item_z[item_z["z"] >= 1.0]
         cohort = _cohorts(rest, users, suspicious, config)
         scores["item"] = cohort.reindex(scores.index)
-        reason = np.select(
-            [
-                scores["feature_z"] >= config.user_threshold,
-                scores["forest_z"] >= config.forest_threshold,
-                scores["item"].notna(),
-            ],
+        tests = [
+            scores["feature_z"] >= config.user_threshold,
+            scores["forest_z"] >= config.forest_threshold,
+            scores["item"].notna(),
+        ]
+        scores["kind"] = np.select(tests, list(FLAG_KINDS), default="")
+        scores["reason"] = np.select(
+            tests,
             [
                 "extreme " + scores["feature"].astype(str),
                 "isolated by the isolation forest",
@@ -154,8 +159,7 @@ class AbuseDetector:
             ],
             default="",
         )
-        scores["reason"] = reason
-        scores["flagged"] = reason != ""
+        scores["flagged"] = scores["kind"] != ""
         suspicious = suspicious.assign(cohort=cohort.value_counts().reindex(suspicious.index))
         self.user_features_ = users
         self.item_features_ = items

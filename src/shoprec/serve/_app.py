@@ -38,6 +38,7 @@ from shoprec.online import (
     running_experiment,
 )
 from shoprec.pipeline import Pipeline
+from shoprec.serve._abuse_gauges import AbuseCollector
 from shoprec.serve._access import require_read
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._dependencies import API_PREFIX
@@ -125,6 +126,8 @@ def create_app(
                 lambda: app.state.serving, window_hours=settings.attribution_window_hours
             )
             metrics.registry.register(drift)
+            abuse = AbuseCollector(lambda: app.state.serving.store)
+            metrics.registry.register(abuse)
             _resume_experiment(app.state.serving)
             app.state.recommender = MicroBatcher(
                 app.state.serving.recommend_batch,
@@ -139,6 +142,7 @@ def create_app(
             yield
             app.state.recommender.close()
             metrics.registry.unregister(drift)
+            metrics.registry.unregister(abuse)
             if app.state.impressions is not None:
                 app.state.impressions.close()
             app.state.serving.close()

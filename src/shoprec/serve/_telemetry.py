@@ -56,6 +56,9 @@ class ServiceMetrics:
         self.swaps = Counter(
             "shoprec_pipeline_swaps", "Pipeline deployments and rollbacks", registry=self.registry
         )
+        self.abuse_scans = Counter(
+            "shoprec_abuse_scans", "Abuse scans of the store's events", registry=self.registry
+        )
         self.version = Gauge(
             "shoprec_pipeline_active",
             "1 for the active pipeline version",

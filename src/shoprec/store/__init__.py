@@ -24,12 +24,24 @@ from shoprec.store._online import (
 )
 from shoprec.store._open import STORE_SCHEMES, open_store
 from shoprec.store._postgres import PostgresStore
+from shoprec.store._quarantine import (
+    ABUSE_FLAG,
+    ABUSE_SCAN,
+    FLAGGED,
+    RELEASED,
+    quarantine_records,
+    quarantined_users,
+)
 from shoprec.store._sqlite import SQLiteStore
 
 __all__ = [
+    "ABUSE_FLAG",
+    "ABUSE_SCAN",
     "CONTEXT_COLUMNS",
+    "FLAGGED",
     "IMPORT_KEY_PREFIX",
     "IMPRESSION_COLUMNS",
+    "RELEASED",
     "STORE_SCHEMES",
     "AppendResult",
     "EventContext",
@@ -44,4 +56,6 @@ __all__ = [
     "import_events",
     "import_keys",
     "open_store",
+    "quarantine_records",
+    "quarantined_users",
 ]

@@ -14,6 +14,7 @@ import pandas as pd
 from shoprec.data import Catalog, Event, Interactions, Item
 from shoprec.exceptions import ValidationError
 from shoprec.store._online import OnlineRecords
+from shoprec.store._quarantine import ABUSE_FLAG
 from shoprec.store._records import (
     EventRow,
     ItemRow,
@@ -216,6 +217,7 @@ class EventStore(OnlineRecords, ABC):
         user = _text(user_id, None, "user_id", required=True)
         self._forget_user_online(user)  # first: it finds the event contexts by the user's events
         removed = self._delete_user(user)
+        self._delete_document(ABUSE_FLAG, user)  # a quarantine record names the user
         logger.info("deleted a user and %d events", removed)  # no user ids in logs
         return removed
 

@@ -31,6 +31,7 @@ from shoprec.data import (
 )
 from shoprec.exceptions import ValidationError
 from shoprec.store._base import EventStore
+from shoprec.store._quarantine import quarantined_users
 
 __all__ = [
     "IMPORT_KEY_PREFIX",
@@ -175,7 +176,11 @@ def _catalog_items(catalog: Catalog) -> list[Item]:
 
 
 def dataset_from_store(
-    store: EventStore, *, since: int | None = None, name: str = "store"
+    store: EventStore,
+    *,
+    since: int | None = None,
+    name: str = "store",
+    include_quarantined: bool = False,
 ) -> Dataset:
     """What ``store`` holds as a :class:`~shoprec.data.Dataset`, split by the standard protocol.
 
@@ -187,6 +192,9 @@ def dataset_from_store(
         Keep only events at or after this time (ms since the epoch).
     name
         The dataset's name in reports.
+    include_quarantined
+        Keep the events of accounts quarantined by abuse detection (by default they are left
+        out, see :mod:`shoprec.store._quarantine`).
 
     Raises
     ------
@@ -197,6 +205,10 @@ def dataset_from_store(
     frame = interactions.frame
     if since is not None:
         frame = frame[frame["timestamp"].to_numpy() >= since]
+    held = set() if include_quarantined else quarantined_users(store)
+    if held:
+        frame = frame[~frame["user_id"].isin(held).to_numpy()]
+        logger.info("left out the events of %d quarantined account(s)", len(held))
     frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     if frame.empty:
         where = "" if since is None else f" since {since}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shoprec.serve.routes import (
+    _abuse,
     _admin,
     _events,
     _health,
@@ -22,6 +23,7 @@ ROUTERS = [
     _items.router,
     _users.router,
     _admin.router,
+    _abuse.router,
     _online.router,
     _health.router,
 ]
