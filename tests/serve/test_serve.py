@@ -216,7 +216,9 @@ def test_portraits_are_saved_at_shutdown_and_catch_up_with_the_store(
 ) -> None:
     settings = ServiceSettings(pipeline=artifacts["a"], store_url=store_url)
     with TestClient(create_app(settings)) as client:
-        client.post("/v1/events", json=event("p-user", "p00001", "purchase", timestamp=1_700_000_000_000))
+        client.post(
+            "/v1/events", json=event("p-user", "p00001", "purchase", timestamp=1_700_000_000_000)
+        )
         before = client.get("/v1/users/p-user/portrait").json()
     with open_store(store_url) as store:
         document = json.loads(store.load_profiles(["p-user"])["p-user"])
@@ -464,3 +466,21 @@ def fuzz_app(artifacts: dict[str, Any]) -> FastAPI:
 def test_fuzzed_requests_never_get_a_5xx(case: Any, fuzz_app: FastAPI) -> None:
     response = case.call(app=fuzz_app)
     assert response.status_code < 500, (case.method, case.path, response.text)
+
+
+def test_docs_pages_load_their_assets_from_the_service_not_a_cdn(client: TestClient) -> None:
+    import re
+
+    for page, assets in (("/docs", 2), ("/redoc", 1)):
+        html = client.get(page).text
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?['"]([^'"]+)['"]""", html)
+        found = [a or b for a, b in urls]
+        assert found and not [u for u in found if u.startswith(("http:", "https:", "//"))], found
+        scripts = [u for u in found if u.endswith((".js", ".css"))]
+        assert len(scripts) == assets
+        for url in scripts:
+            response = client.get(url)
+            assert response.status_code == 200 and len(response.content) > 100_000, url
+    bundle = client.get("/docs-static/swagger-ui-bundle.js").text
+    assert "SwaggerUIBundle" in bundle and '"5.' in bundle  # Swagger UI 5 reads OpenAPI 3.1
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1")

@@ -43,6 +43,7 @@ from shoprec.serve._access import require_read
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._dependencies import API_PREFIX
 from shoprec.serve._deployment import freeze_heap
+from shoprec.serve._docs import add_offline_docs
 from shoprec.serve._drift_gauges import DriftCollector
 from shoprec.serve._impressions import ImpressionLog
 from shoprec.serve._settings import ServiceSettings
@@ -159,10 +160,12 @@ def create_app(
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
         openapi_url="/openapi.json" if docs else None,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: see _docs
+        redoc_url=None,
     )
-    if not docs:
+    if docs:
+        add_offline_docs(app)
+    else:
         _add_private_openapi(app)
     app.state.settings = settings
     app.state.metrics = metrics
