@@ -93,3 +93,59 @@ def test_cli_retrain_once_and_list_the_registry(shop: dict[str, Any], tmp_path: 
     assert "promoted" in ran.output or "kept the champion" in ran.output
     listed = runner.invoke(main, ["registry", "list", "--store", url], catch_exceptions=False)
     assert listed.output.count("champion") >= 1 and "popularity" in listed.output
+
+
+def test_fine_tune_starts_from_the_previous_weights_and_adds_new_items() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from shoprec.data import Catalog, Interactions
+    from shoprec.models import create_recommender
+    from shoprec.online import fine_tune
+
+    data = make_synthetic_shop(n_users=120, n_items=60, random_state=2)
+    frame = data.split.train.frame
+    cut = frame["timestamp"].quantile(0.7)
+    old_items = sorted(set(frame.loc[frame["timestamp"] < cut, "item_id"]) - {""})
+    old_catalog = Catalog(data.catalog.frame[data.catalog.frame["item_id"].isin(old_items)])
+    before = Interactions(frame[frame["timestamp"] < cut])
+    previous = create_recommender("sasrec", random_state=0, max_epochs=1, hidden=16, n_heads=1)
+    previous.fit(before, old_catalog)
+    after = Interactions(frame[frame["timestamp"] >= cut])
+    frozen = fine_tune(previous, after, data.catalog, epochs=1, lr=0.0)  # weights unchanged
+    assert len(frozen.item_ids_) == len(data.catalog) > len(previous.item_ids_)
+    old_rows = previous.network_.item_embedding.weight.detach().numpy()
+    new_rows = frozen.network_.item_embedding.weight.detach().numpy()
+    old_index = {item: i for i, item in enumerate(previous.item_ids_)}
+    for j, item in enumerate(frozen.item_ids_):
+        if item in old_index:
+            np.testing.assert_array_equal(new_rows[j + 1], old_rows[old_index[item] + 1])
+    np.testing.assert_array_equal(new_rows[-1], old_rows[-1])  # the start token
+    trained = fine_tune(previous, after, data.catalog, epochs=1)
+    assert not np.allclose(trained.network_.item_embedding.weight.detach().numpy(), new_rows)
+    with pytest.raises(Exception, match="cannot be fine-tuned"):
+        fine_tune(create_recommender("popularity").fit(before), after)
+    assert pd.notna(trained.score([np.array([0, 1])])).all()
+
+
+def test_incremental_retrain_fine_tunes_the_champion(tmp_path: Path) -> None:
+    from shoprec.data import Interactions
+
+    data = make_synthetic_shop(n_users=150, n_items=80, random_state=5)
+    store = MemoryStore()
+    import_events(store, data.interactions, data.catalog)
+    config = PipelineConfig(model="sasrec", encoder="hashing",
+                            model_params={"max_epochs": 1, "hidden": 16, "n_heads": 1})  # fmt: skip
+    first = retrain(store, tmp_path, config=RetrainConfig(pipeline=config, max_eval_users=100))
+    assert first.promoted and "no champion" in first.reason
+    later = data.interactions.frame.tail(300).assign(
+        timestamp=lambda f: f["timestamp"] + 2 * 86_400_000
+    )  # new behaviour arrives after the champion's training data
+    import_events(store, Interactions(later.reset_index(drop=True)))
+    again = retrain(store, tmp_path, config=RetrainConfig(
+        pipeline=config, incremental=True, incremental_epochs=1, margin=0.0, max_eval_users=100,
+    ))  # fmt: skip
+    assert again.champion is not None and again.champion.version == first.challenger.version
+    assert again.challenger.parent == first.challenger.version
+    assert set(again.metrics) == {"champion", "challenger"}
+    assert again.challenger.data["last"] == int(later["timestamp"].max()) or not again.promoted

@@ -24,6 +24,7 @@ from shoprec.online._experiments import (
     start_experiment,
     stop_experiment,
 )
+from shoprec.online._incremental import INCREMENTAL_MODELS, fine_tune
 from shoprec.online._measurement import (
     METRICS,
     RateEstimate,
@@ -58,6 +59,7 @@ from shoprec.online._simulator import (
 __all__ = [
     "DRIFT_KINDS",
     "EXPERIMENT_KIND",
+    "INCREMENTAL_MODELS",
     "METRICS",
     "MODEL_KIND",
     "AttributionConfig",
@@ -83,6 +85,7 @@ __all__ = [
     "champion",
     "compare_variants",
     "experiment_results",
+    "fine_tune",
     "get_experiment",
     "list_experiments",
     "list_models",

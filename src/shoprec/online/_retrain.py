@@ -25,6 +25,7 @@ from shoprec.data import Interactions
 from shoprec.evaluation import evaluate_pipeline, pipeline_test_users
 from shoprec.exceptions import ShoprecError
 from shoprec.online._drift import DataProfile
+from shoprec.online._incremental import INCREMENTAL_MODELS, fine_tune
 from shoprec.online._registry import MODEL_KIND, ModelEntry, champion, now_ms, register_model
 from shoprec.pipeline import Pipeline, PipelineConfig, data_fingerprint
 from shoprec.store import EventStore, dataset_from_store
@@ -49,6 +50,10 @@ class RetrainConfig:
         Held-out users scored (a seeded sample).
     refit
         Refit a winning challenger on all events (held-out ones included) before saving.
+    incremental, incremental_epochs
+        Fine-tune the champion's model (SASRec, text_sequence) on the events since its
+        training data for this many epochs instead of training from scratch; new catalog
+        items are added (see :func:`~shoprec.online.fine_tune`).
     random_state
         Seed of the training and the evaluation sample.
     """
@@ -57,6 +62,8 @@ class RetrainConfig:
     margin: float = 0.02
     max_eval_users: int = 2000
     refit: bool = True
+    incremental: bool = False
+    incremental_epochs: int = 3
     random_state: int = 0
 
 
@@ -107,10 +114,16 @@ def _champion(
         entry = register_model(store, ModelEntry(
             version=artifact_id(path), path=str(path.resolve()), model=pipeline.settings.model,
             status="champion", created_at=now_ms(), reason="registered as the live pipeline",
-            data={"fingerprint": pipeline.fingerprint_},
+            data={"fingerprint": pipeline.fingerprint_, **_span(pipeline)},
         ))  # fmt: skip
         return entry, pipeline
     return entry, None if entry is None else Pipeline.load(entry.path)
+
+
+def _span(pipeline: Pipeline) -> dict[str, Any]:
+    """The training data's time span, when the pipeline recorded its data profile."""
+    profile = pipeline.metrics_.get("data_profile") or {}
+    return {k: profile[k] for k in ("first", "last", "events") if k in profile}
 
 
 def retrain(
@@ -149,8 +162,9 @@ def retrain(
     settings = config.pipeline or (current_pipeline.settings if current_pipeline else None)
     if settings is None:
         raise ShoprecError("no champion to copy the configuration of; give a pipeline config")
-    challenger = Pipeline(settings, random_state=config.random_state, progress=progress)
-    challenger.fit(split.train_valid, data.catalog)
+    since = None if current is None else current.data.get("last")
+    challenger = _challenger(settings, split.train_valid, data.catalog, config, since,
+                             current_pipeline, progress)  # fmt: skip
     cases = pipeline_test_users(split, max_users=config.max_eval_users,
                                 random_state=config.random_state)  # fmt: skip
     if not cases:
@@ -160,8 +174,10 @@ def retrain(
         metrics["champion"] = evaluate_pipeline(current_pipeline, cases, progress=progress)
     promoted, reason = _decide(metrics, config.margin, len(cases))
     if promoted and config.refit:
-        challenger = Pipeline(settings, random_state=config.random_state, progress=progress)
-        challenger.fit(data.interactions, data.catalog)
+        previous = challenger if config.incremental else None
+        until = int(split.train_valid.frame["timestamp"].max())  # the held-out events are new
+        challenger = _challenger(settings, data.interactions, data.catalog, config, until,
+                                 previous, progress)  # fmt: skip
     trained_on = data.interactions if promoted and config.refit else split.train_valid
     info = _data_info(trained_on, store, data.catalog)
     path = _save(challenger, info, metrics["challenger"], Path(out))
@@ -177,6 +193,30 @@ def retrain(
     ))  # fmt: skip
     logger.info("retrain: %s", reason)
     return RetrainResult(promoted, reason, entry, current, metrics, time.perf_counter() - start)
+
+
+def _challenger(
+    settings: PipelineConfig,
+    events: Interactions,
+    catalog: Any,
+    config: RetrainConfig,
+    since: int | None,
+    previous: Pipeline | None,
+    progress: bool,
+) -> Pipeline:
+    """A pipeline fitted on ``events``; its model fine-tuned from ``previous``'s on the events
+    after ``since`` (``previous``'s training data) when ``config.incremental`` allows it."""
+    pipeline = Pipeline(settings, random_state=config.random_state, progress=progress)
+    model = None
+    if config.incremental and previous is not None and previous.model_.name in INCREMENTAL_MODELS:
+        frame = events.frame
+        fresh = Interactions(frame[frame["timestamp"].to_numpy() > (since or -1)],
+                             has_timestamps=events.has_timestamps)  # fmt: skip
+        if len(fresh):
+            model = fine_tune(previous.model_, fresh, catalog, epochs=config.incremental_epochs)
+        else:
+            model = previous.model_
+    return pipeline.fit(events, catalog, model=model)
 
 
 def _decide(metrics: dict[str, dict[str, float]], margin: float, users: int) -> tuple[bool, str]:
