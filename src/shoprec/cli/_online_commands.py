@@ -234,14 +234,18 @@ def _seconds(every: str) -> float:
 @click.option("--margin", type=click.FloatRange(min=0), default=0.02, show_default=True,
               help="Relative NDCG@10 gain the challenger needs.")  # fmt: skip
 @click.option("--max-users", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--incremental", is_flag=True, help="Fine-tune the champion's SASRec or "
+              "text_sequence on the new events instead of training from scratch.")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Epochs of an --incremental fine-tuning.")  # fmt: skip
 @click.option("--every", default=None, help="Run again after this long (30m, 6h, 1d); "
               "without it, run once (for cron).")  # fmt: skip
 @click.option("--reload-url", default=None, help="Service to reload when a challenger wins.")
 @_KEY
 def retrain(
     store_url: str, out: Path, champion_path: Path | None, model: str | None,
-    encoder: str | None, margin: float, max_users: int, every: str | None,
-    reload_url: str | None, api_key: str | None,
+    encoder: str | None, margin: float, max_users: int, incremental: bool, epochs: int,
+    every: str | None, reload_url: str | None, api_key: str | None,
 ) -> None:  # fmt: skip
     """Train a challenger from the store, judge it against the champion on the most recent
     events, and promote it only if it wins by --margin (the registry keeps both)."""
@@ -257,7 +261,8 @@ def retrain(
         with open_store(store_url) as store:
             base = _champion_config(store, champion_path, Pipeline)
             config = RetrainConfig(pipeline=_config(base, model, encoder, PipelineConfig),
-                                   margin=margin, max_eval_users=max_users)  # fmt: skip
+                                   margin=margin, max_eval_users=max_users,
+                                   incremental=incremental, incremental_epochs=epochs)  # fmt: skip
             result = run_retrain(store, out, config=config, champion_path=champion_path,
                                  progress=True)  # fmt: skip
         verdict = "promoted" if result.promoted else "kept the champion"
