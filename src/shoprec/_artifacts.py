@@ -4,6 +4,7 @@ artifact starts with, and the error context every artifact file is read in."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator
@@ -11,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shoprec.exceptions import ArtifactError
 
-__all__ = ["atomic_directory", "read_manifest", "reading"]
+__all__ = ["atomic_directory", "manifest_text", "read_manifest", "reading"]
 
 
 @contextmanager
@@ -97,3 +100,23 @@ def _replace_dir(source: Path, target: Path) -> None:
     source.rename(target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _strict(value: Any) -> Any:
+    """NaN and infinities (which strict JSON parsers refuse) as null, numpy scalars as Python
+    numbers, recursively."""
+    if isinstance(value, np.generic | np.ndarray):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): _strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(item) for item in value]
+    return value
+
+
+def manifest_text(manifest: Any) -> str:
+    """``manifest`` as strict JSON text (``allow_nan=False``; non-finite numbers become null),
+    indented, with a final newline: what every artifact's ``manifest.json`` holds."""
+    return json.dumps(_strict(manifest), indent=2, allow_nan=False, default=str) + "\n"

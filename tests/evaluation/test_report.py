@@ -90,3 +90,26 @@ def test_html_report_is_self_contained(results: list[EvaluationResult], tmp_path
     assert "tiny &lt;shop&gt;" in page
     assert "0.1234" in page and "cold_users" in page and "repeat_targets" in page
     assert "http://" not in page and "https://" not in page  # nothing loaded from elsewhere
+
+
+def test_reports_explain_metrics_in_shop_terms_and_say_what_next(
+    results: list[EvaluationResult], tmp_path: Path
+) -> None:
+    from shoprec.evaluation import metric_meaning, plain_summary, suggestions
+
+    page = write_html_report(results, tmp_path / "r.html", title="t").read_text()
+    assert "<h2>In plain words</h2>" in page and "<h2>What to do next</h2>" in page
+    for key in ("ndcg@10", "hr@10", "mrr"):  # every metric shown is explained in one line
+        assert metric_meaning(key) and f"<b>{key}</b>: " in page
+    summary = plain_summary(results)
+    # hr@10 is 0.5 for the best model: half the customers found their next item in the list
+    assert summary[0].startswith("With <b>sasrec</b> & co, for 50.0 of every 100 test customers")
+    assert summary[1] == (
+        "Showing everyone the popularity list does it for 24.7 of 100 (2.0 times as often)."
+    )
+    assert suggestions(results)[0].endswith("shoprec build --model <b>sasrec</b> & co.")
+    close = [_result("popularity", 0.20, 10), _result("als", 0.21, 10)]
+    assert any("personalisation barely pays" in tip for tip in suggestions(close))
+    popular_wins = [_result("popularity", 0.3, 10), _result("als", 0.1, 10)]
+    assert any("Plain popularity wins" in tip for tip in suggestions(popular_wins))
+    assert metric_meaning("nonsense@10") == ""

@@ -271,3 +271,16 @@ def test_brand_and_stock_filters(shop) -> None:  # type: ignore[no-untyped-def]
     assert out <= {r.item_id for r in pipeline.recommend_one(history, k=40, rules=allowed)}
     others = pipeline.recommend_one(history, k=10, rules=BusinessRules(exclude_brands={brand}))
     assert all(pipeline.catalog.item(r.item_id).brand != brand for r in others)
+
+
+def test_manifest_is_strict_json_even_with_undefined_metrics(fitted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fitted.record_metrics({"dataset": "x", "mrr": float("nan"), "auc": np.float32(0.5),
+                           "coverage@10": float("inf")})  # fmt: skip
+    path = fitted.save(tmp_path / "p")
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"non-standard JSON constant {token}")
+
+    manifest = json.loads((path / "manifest.json").read_text(), parse_constant=refuse)
+    assert manifest["metrics"] == {"dataset": "x", "mrr": None, "auc": 0.5, "coverage@10": None}
+    assert Pipeline.load(path).metrics_["mrr"] is None

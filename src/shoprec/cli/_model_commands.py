@@ -196,9 +196,24 @@ def demo(
     runs = compare_models(models, data, progress=True, on_done=show)
     results = [run.result for run in runs]
     click.echo(format_table(results))
+    _explain_results(results)
     _write_reports(results, out, data, train_s={run.name: run.train_s for run in runs})
     best = max(runs, key=lambda run: run.result.metrics["ndcg@10"])
     _demo_pipeline(best, data, out / "pipeline", encoder, dataset or data.name)
+
+
+def _explain_results(results: list[Any]) -> None:
+    """What the table's columns and numbers mean for a shop, and what to try next."""
+    from shoprec.evaluation import metric_meaning, plain_summary, suggestions
+
+    columns = list(dict.fromkeys(c for r in results for c in r.metrics if "@10" in c or c == "mrr"))
+    click.echo("\nWhat the columns mean:")
+    for column in columns:
+        if metric_meaning(column):
+            click.echo(f"  {column:<13} {metric_meaning(column)}")
+    click.echo("")
+    for line in plain_summary(results) + suggestions(results):
+        click.echo(line)
 
 
 def _demo_pipeline(best: Any, data: Any, out: Path, encoder: str, dataset: str) -> None:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from shoprec.evaluation._experiment import BASELINES, ModelRun, baseline_models, compare_models
+from shoprec.evaluation._glossary import (
+    METRIC_MEANINGS,
+    metric_meaning,
+    plain_summary,
+    suggestions,
+)
 from shoprec.evaluation._pipeline_eval import (
     diversity_sweep,
     evaluate_pipeline,
@@ -19,6 +25,7 @@ from shoprec.evaluation._report import (
 __all__ = [
     "BASELINES",
     "HISTORY_BUCKETS",
+    "METRIC_MEANINGS",
     "SLICE_K",
     "EvaluationResult",
     "ModelRun",
@@ -28,7 +35,10 @@ __all__ = [
     "evaluate",
     "evaluate_pipeline",
     "format_table",
+    "metric_meaning",
     "pipeline_test_users",
+    "plain_summary",
+    "suggestions",
     "write_html_report",
     "write_json",
     "write_tradeoff_report",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoprec import __version__
+from shoprec.evaluation._glossary import metric_meaning, plain_summary, suggestions
 from shoprec.evaluation._protocol import HISTORY_BUCKETS, SLICE_K, EvaluationResult
 
 if TYPE_CHECKING:
@@ -194,6 +195,21 @@ def _draw_by_history(results: Sequence[EvaluationResult]) -> Callable[[Figure], 
     return draw
 
 
+def _plain(results: Sequence[EvaluationResult], columns: Sequence[str]) -> list[str]:
+    """The summary, the meaning of each metric shown, and what to try next, in shop terms."""
+    meanings = [(c, metric_meaning(c)) for c in columns if metric_meaning(c)]
+    items = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(m)}</li>" for c, m in meanings)
+    summary = "".join(f"<p>{html.escape(line)}</p>" for line in plain_summary(results))
+    tips = "".join(f"<li>{html.escape(tip)}</li>" for tip in suggestions(results))
+    return [
+        "<h2>In plain words</h2>",
+        summary,
+        f"<ul>{items}</ul>",
+        "<h2>What to do next</h2>",
+        f"<ul>{tips}</ul>",
+    ]
+
+
 def _sections(results: Sequence[EvaluationResult], metadata: Mapping[str, Any]) -> list[str]:
     columns = _columns(results, None)
     metric_rows = [[r.model, *(r.metrics.get(c) for c in columns)] for r in results]
@@ -213,6 +229,7 @@ def _sections(results: Sequence[EvaluationResult], metadata: Mapping[str, Any]) 
     return [
         "<h2>Metrics</h2>",
         _html_table(["model", *columns], metric_rows),
+        *_plain(results, columns),
         "<h2>Slices</h2>",
         _html_table(["model: slice", *_SLICE_COLUMNS], slice_rows),
         "<h2>Metric by k</h2>",

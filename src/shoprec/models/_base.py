@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from shoprec import __version__
+from shoprec._artifacts import manifest_text
 from shoprec._artifacts import reading as _reading
 from shoprec.data import Catalog, EncodedInteractions, Interactions
 from shoprec.exceptions import ArtifactError, NotFittedError
@@ -195,7 +196,7 @@ class Recommender(ABC):
             "shoprec_version": __version__,
             "params": self.get_params(),
         }
-        (path / _MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        (path / _MANIFEST).write_text(manifest_text(manifest))
         return path
 
     @classmethod

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from shoprec._artifacts import atomic_directory
+from shoprec._artifacts import atomic_directory, manifest_text
 from shoprec._artifacts import read_manifest as _read_manifest
 from shoprec._artifacts import reading as _reading
 from shoprec.data import Catalog, Interactions
@@ -83,7 +82,7 @@ def save_pipeline(pipeline: Pipeline, path: str | Path) -> Path:
             "removed_items": sorted(view.removed),
             "versions": {p: _version(p) for p in ("shoprec", "torch", "onnxruntime", "numpy")},
         }
-        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, default=float) + "\n")
+        (tmp / _MANIFEST).write_text(manifest_text(manifest))
     return Path(path)
 
 
