@@ -4,11 +4,13 @@
 
     ShoprecError
     ├── ValidationError (ValueError)        malformed input data: names source, row and field
+    │   └── IdempotencyConflictError        a user's client event id reused for another event
     ├── ParameterError (ValueError)         a bad hyper-parameter or option value
     ├── NotFittedError (RuntimeError)       inference before ``fit``
     ├── DatasetNotFoundError (FileNotFoundError)
     ├── ConfigError (ValueError)            a shoprec.toml is malformed; names file and key
     ├── ArtifactError                       a saved model or pipeline is missing or corrupt
+    ├── OutsideArtifactsError (PermissionError)  a path outside the artifacts directory (403)
     ├── StoreUnavailableError               the event store cannot answer now (HTTP 503)
     ├── ServiceError                        the HTTP service refused a client's request
     ├── NotFoundError (LookupError)         a user or item a request names does not exist
@@ -25,6 +27,7 @@ __all__ = [
     "IdempotencyConflictError",
     "NotFittedError",
     "NotFoundError",
+    "OutsideArtifactsError",
     "OverloadedError",
     "ParameterError",
     "ServiceError",
@@ -159,3 +162,8 @@ class ServiceError(ShoprecError):
 class IdempotencyConflictError(ValidationError):
     """An event reuses a client event id its user already gave another event (HTTP 409); the
     message names the fields that differ. Nothing of the batch was stored."""
+
+
+class OutsideArtifactsError(ShoprecError, PermissionError):
+    """A path given to the service leads outside its artifacts directory (HTTP 403); the
+    message does not say whether anything exists there."""

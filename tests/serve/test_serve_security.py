@@ -4,6 +4,7 @@ outages, idempotency per user, timestamp sanity, secrets and deletion."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -16,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from postgres_support import PostgresServer, skip_reason
-from serve_support import Client, event
+from serve_support import Client, event, recommend, version_of
+from shoprec.pipeline import Pipeline
 from shoprec.serve import ServiceSettings, create_app
 from shoprec.store import SQLiteStore, open_store
 
@@ -197,11 +199,11 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], object], str]] = {
 
 @pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
 def test_every_corrupt_artifact_gets_422_naming_the_file_and_the_old_version_serves(
-    client: TestClient, artifacts: dict[str, Any], tmp_path: Path, kind: str
+    make_client: Client, shop: dict[str, Path], kind: str
 ) -> None:
+    client = make_client(pipeline=shop["a"])
     corrupt, named = CORRUPTIONS[kind]
-    bad = tmp_path / "artifacts" / "bad"
-    shutil.copytree(artifacts["b"], bad)
+    bad = variant(shop["b"], shop["root"] / "bad")
     corrupt(bad)
     before = client.get("/v1/admin/version").json()["active"]["version"]
     response = client.post("/v1/admin/reload", json={"path": str(bad)})
@@ -336,3 +338,98 @@ def test_timestamps_before_2000_or_too_far_ahead_are_refused_with_a_hint(
     spec = client.app.openapi()  # type: ignore[attr-defined]
     stamp = spec["components"]["schemas"]["EventIn"]["properties"]["timestamp"]["anyOf"][0]
     assert stamp["minimum"] == YEAR_2000_MS
+
+
+# -- 2. reloads confined to the artifacts directory ------------------------------------------------
+def reload(client: TestClient, path: str | Path) -> Any:
+    return client.post("/v1/admin/reload", json={"path": str(path)})
+
+
+def variant(source: Path, target: Path) -> Path:
+    """A copy of ``source`` with another version id (its manifest differs)."""
+    shutil.copytree(source, target)
+    _json(target / "manifest.json", lambda m: m.update(created_at=target.name))
+    return target
+
+
+@pytest.fixture
+def shop(artifacts: dict[str, Any], tmp_path: Path) -> dict[str, Path]:
+    """An artifacts directory with pipelines a and b, and a valid pipeline outside it."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    paths = {name: variant(artifacts[name], root / name) for name in ("a", "b")}
+    return {"root": root, "outside": variant(artifacts["a"], tmp_path / "outside"), **paths}
+
+
+def test_reloads_resolve_inside_the_artifacts_dir_and_refuse_the_outside_alike(
+    make_client: Client, shop: dict[str, Path]
+) -> None:
+    client = make_client(pipeline=shop["a"])  # artifacts dir: the parent of the pipeline
+    assert reload(client, "b").status_code == 200  # relative to the artifacts directory
+    assert client.get("/v1/admin/version").json()["active"]["path"] == str(shop["b"])
+    (shop["root"] / "current").symlink_to(shop["a"])  # a symlink inside, to inside: fine
+    assert reload(client, "current").json()["active"]["path"] == str(shop["a"])
+    (shop["root"] / "escape").symlink_to(shop["outside"])
+    answers = [
+        reload(client, path)
+        for path in (shop["outside"], "/no/such/dir", "../outside", "escape", "/etc", shop["root"])
+    ]
+    assert {r.status_code for r in answers} == {403}
+    assert len({r.text for r in answers}) == 1  # nothing tells whether the outside path exists
+    assert "outside" in answers[0].json()["detail"][0]["msg"]
+    missing = reload(client, "nothing-here")
+    assert missing.status_code == 422 and "nothing-here" in missing.text
+    assert str(shop["root"].parent) not in missing.text  # named relative to the artifacts dir
+
+
+def test_only_regular_files_are_read_and_within_a_time_limit(
+    make_client: Client, shop: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(pipeline=shop["a"], reload_timeout_s=1.0)
+    fifo = variant(shop["b"], shop["root"] / "fifo")
+    (fifo / "manifest.json").unlink()
+    os.mkfifo(fifo / "manifest.json")  # reading it would block forever
+    started = time.monotonic()
+    response = reload(client, "fifo")
+    assert response.status_code == 422 and "manifest.json is not a regular file" in response.text
+    assert time.monotonic() - started < 1.0
+    linked = variant(shop["b"], shop["root"] / "linked")
+    (linked / "catalog.parquet").unlink()
+    (linked / "catalog.parquet").symlink_to(shop["outside"] / "catalog.parquet")
+    assert reload(client, "linked").status_code == 422
+    slow = Pipeline.load
+
+    def hang(path: Any) -> Pipeline:
+        time.sleep(3)
+        return slow(path)
+
+    monkeypatch.setattr(Pipeline, "load", hang)
+    started = time.monotonic()
+    response = reload(client, "b")
+    assert response.status_code == 422 and "took over 1 s" in response.text
+    assert time.monotonic() - started < 2.5
+    assert client.get("/v1/admin/version").json()["active"]["path"] == str(shop["a"])
+
+
+def test_rollback_reaches_any_of_the_last_n_versions(
+    make_client: Client, shop: dict[str, Path]
+) -> None:
+    client = make_client(pipeline=shop["a"], keep_versions=3)
+    c, d = variant(shop["a"], shop["root"] / "c"), variant(shop["b"], shop["root"] / "d")
+    ids = {p.name: version_of(p) for p in (shop["a"], shop["b"], c, d)}
+    for name in ("b", "c", "d"):
+        assert reload(client, name).status_code == 200
+    listed = client.get("/v1/admin/version").json()
+    assert [v["version"] for v in listed["kept"]] == [ids["c"], ids["b"], ids["a"]]
+    assert listed["previous"]["version"] == ids["c"]
+    back = client.post("/v1/admin/rollback", json={"version": ids["a"]})  # reloaded from disk
+    assert back.status_code == 200 and back.json()["active"]["version"] == ids["a"]
+    assert [v["version"] for v in back.json()["kept"]] == [ids["d"], ids["c"], ids["b"]]
+    assert recommend(client, "u1")  # serves
+    unknown = client.post("/v1/admin/rollback", json={"version": "0123456789ab"})
+    assert unknown.status_code == 409 and ids["b"] in unknown.json()["detail"]
+    _json(shop["b"] / "manifest.json", lambda m: m.update(created_at="changed"))
+    changed = client.post("/v1/admin/rollback", json={"version": ids["b"]})
+    assert changed.status_code == 409 and "changed on disk" in changed.json()["detail"]
+    plain = client.post("/v1/admin/rollback")  # the most recent, still in memory
+    assert plain.json()["active"]["version"] == ids["d"]

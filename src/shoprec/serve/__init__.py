@@ -5,8 +5,10 @@ from __future__ import annotations
 from shoprec.serve._app import API_PREFIX, create_app
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._deployment import Deployment
+from shoprec.serve._event_checks import RESERVED_USER_PREFIX
+from shoprec.serve._queries import RecommendQuery
 from shoprec.serve._settings import DEFAULT_STATE_DIR, ServiceSettings
-from shoprec.serve._state import RESERVED_USER_PREFIX, RecommendQuery, ServingState
+from shoprec.serve._state import ServingState
 
 __all__ = [
     "API_PREFIX",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, status
@@ -27,6 +28,7 @@ from shoprec.exceptions import (
     IdempotencyConflictError,
     NotFittedError,
     NotFoundError,
+    OutsideArtifactsError,
     OverloadedError,
     StateConflictError,
     StoreUnavailableError,
@@ -40,6 +42,7 @@ from shoprec.online import (
 from shoprec.pipeline import Pipeline
 from shoprec.serve._abuse_gauges import AbuseCollector
 from shoprec.serve._access import require_read
+from shoprec.serve._artifacts_dir import ArtifactsDir
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._dependencies import API_PREFIX
 from shoprec.serve._deployment import freeze_heap
@@ -121,6 +124,8 @@ def create_app(
                 history_limit=settings.history_limit,
                 cache_users=settings.cache_users,
                 max_future_skew_ms=int(settings.max_future_skew_s * 1000),
+                artifacts=_artifacts_dir(settings),
+                keep_versions=settings.keep_versions,
             )
             app.state.impressions = _impression_log(settings, events, owned=owned)
             drift = DriftCollector(
@@ -192,6 +197,15 @@ def _impression_log(
         journal_dir=settings.resolved_journal(owned_store=owned),
         flush_interval=settings.impression_flush_s,
     )
+
+
+def _artifacts_dir(settings: ServiceSettings) -> ArtifactsDir:
+    """The artifacts directory: configured, else the parent of the configured pipeline; none
+    (every reload refused) for an app given only a pipeline object."""
+    root = settings.artifacts_dir
+    if root is None and settings.pipeline is not None:
+        root = Path(settings.pipeline).expanduser().resolve().parent
+    return ArtifactsDir(root, timeout_s=settings.reload_timeout_s)
 
 
 def _resume_experiment(state: ServingState) -> None:
@@ -277,6 +291,13 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             content={"detail": str(error)},
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(OutsideArtifactsError)
+    async def outside(request: Request, error: OutsideArtifactsError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_403_FORBIDDEN,
+            content=_errors(str(error), field="path", kind="forbidden"),
         )
 
     @app.exception_handler(StoreUnavailableError)

@@ -11,8 +11,10 @@ from shoprec.data import Catalog
 from shoprec.exceptions import ValidationError
 from shoprec.profiles import UserPortrait
 from shoprec.ranking import user_context_text
+from shoprec.serve._deployment import Deployment
+from shoprec.store import EventStore
 
-__all__ = ["CatalogIndex", "changed_items"]
+__all__ = ["CatalogIndex", "changed_items", "sync_catalog"]
 
 
 class CatalogIndex:
@@ -60,3 +62,21 @@ def changed_items(current: Catalog, overlay: Catalog) -> Catalog:
         same = (ours == theirs) | (ours.isna() & theirs.isna())
         changed[np.flatnonzero(known)] = ~same.all(axis=1).to_numpy()
     return Catalog(pd.DataFrame(frame.loc[changed]).reset_index(drop=True))
+
+
+def sync_catalog(deployment: Deployment, store: EventStore, removed: set[str]) -> None:
+    """Apply the store's catalog (upserted items) and the removed ids to ``deployment``."""
+    pipeline = deployment.pipeline
+    overlay = store.catalog()
+    updates = changed_items(pipeline.catalog, overlay)
+    restore = deployment.removed - removed
+    if restore:  # removed here earlier, upserted since: add_items brings them back
+        missing = restore - set(updates.item_ids)
+        extra = pipeline.catalog.subset(missing)
+        updates = Catalog(pd.concat([updates.frame, extra.frame], ignore_index=True))
+    if len(updates):
+        pipeline.add_items(updates)
+    deployment.removed -= restore
+    if removed - deployment.removed:
+        pipeline.remove_items(removed)
+        deployment.removed |= removed

@@ -11,7 +11,8 @@ from shoprec.pipeline import Recommendation
 from shoprec.serve._access import API_KEY_HEADER, require_admin, require_read
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._deployment import Deployment
-from shoprec.serve._state import RecommendQuery, ServingState
+from shoprec.serve._queries import RecommendQuery
+from shoprec.serve._state import ServingState
 
 __all__ = [
     "API_KEY_HEADER",

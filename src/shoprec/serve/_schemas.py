@@ -36,6 +36,7 @@ __all__ = [
     "RecommendationResponse",
     "RecommendedItem",
     "ReloadRequest",
+    "RollbackRequest",
     "ScoredItem",
     "SearchParams",
     "SearchResponse",
@@ -374,9 +375,16 @@ class UserDeleted(BaseModel):
 
 # -- admin and health ------------------------------------------------------------------------------
 class ReloadRequest(_Body):
-    """Load a pipeline artifact directory (default: the one the service started with)."""
+    """Load a pipeline artifact directory (default: the active version's) from the service's
+    artifacts directory; a relative path is inside it."""
 
     path: PathText | None = None
+
+
+class RollbackRequest(_Body):
+    """Return to a kept version (default: the one replaced last)."""
+
+    version: Annotated[str, Field(strict=True, min_length=1, max_length=64)] | None = None
 
 
 class VersionInfo(BaseModel):
@@ -390,7 +398,8 @@ class VersionInfo(BaseModel):
 
 class VersionResponse(BaseModel):
     active: VersionInfo
-    previous: VersionInfo | None
+    previous: VersionInfo | None = Field(description="where a plain rollback returns")
+    kept: list[VersionInfo] = Field(description="every version a rollback can reach, latest first")
 
 
 class HealthResponse(BaseModel):

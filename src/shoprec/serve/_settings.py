@@ -55,6 +55,14 @@ class ServiceSettings(BaseSettings):
         Most open connections or requests in progress for ``shoprec serve``; beyond it uvicorn
         answers 503 at once, before parsing, so an overloaded process keeps serving what it
         admits instead of slowing down for everyone.
+    artifacts_dir
+        Reloads (and experiment variants) load pipelines only from inside this directory;
+        relative paths are resolved in it. Default: the parent of ``pipeline``.
+    keep_versions
+        How many replaced versions a rollback can return to (the last one stays in memory,
+        older ones are loaded again from their artifact).
+    reload_timeout_s
+        Longest wait for an artifact to be read; a slower reload is refused (422).
     max_future_skew_s
         Events timestamped more than this ahead of the service's clock are refused (422);
         times before 2000-01-01 always are.
@@ -94,6 +102,9 @@ class ServiceSettings(BaseSettings):
     max_concurrency: int = Field(default=128, ge=1)
     store_retry_after_s: int = Field(default=5, ge=1)
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
+    artifacts_dir: Path | None = None
+    keep_versions: int = Field(default=3, ge=1, le=100)
+    reload_timeout_s: float = Field(default=120.0, gt=0)
     log_impressions: bool = True
     impression_journal: Path | None = None
     impression_flush_s: float = Field(default=0.25, gt=0, le=60)

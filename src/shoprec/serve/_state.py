@@ -1,4 +1,4 @@
-"""The serving state: the active pipeline (and the previous one, for rollback), the event store,
+"""The serving state: the active pipeline (and the versions a rollback returns to), the event store,
 and per-user caches kept fresh on every write.
 
 Reads take no lock: a request reads :attr:`ServingState.active` once and works on that
@@ -6,7 +6,8 @@ deployment, so a swap never changes a pipeline under a running request. Writes a
 
 - catalog changes and swaps hold ``_admin_lock``; the store is written first (durable), then the
   active pipeline, and every pipeline that becomes active later replays the store's catalog
-  (:meth:`ServingState._sync_catalog`), so upserts and deletions survive reloads and restarts;
+  (:func:`~shoprec.serve._catalog.sync_catalog`), so upserts and deletions survive reloads and
+  restarts;
 - ingestion, user deletion and portrait loads hold ``_user_lock``: an event is committed to the
   store, the user's cached history is dropped and their portrait is updated, all before the
   call returns (read-your-writes).
@@ -22,11 +23,9 @@ import json
 import logging
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from shoprec.data import Catalog, Event, EventType, Item
+from shoprec.data import Catalog, Event, Item
 from shoprec.exceptions import (
     NotFoundError,
     StateConflictError,
@@ -35,54 +34,21 @@ from shoprec.exceptions import (
 from shoprec.online import Experiment
 from shoprec.pipeline import Pipeline, Recommendation, Request
 from shoprec.profiles import PortraitConfig, UserPortrait
-from shoprec.rerank import BusinessRules
+from shoprec.serve._artifacts_dir import ArtifactsDir
 from shoprec.serve._caches import HistoryCache, PortraitCache
-from shoprec.serve._catalog import CatalogIndex, changed_items
+from shoprec.serve._catalog import CatalogIndex, sync_catalog
 from shoprec.serve._deployment import Deployment, artifact_version, warm_up
 from shoprec.serve._event_checks import RESERVED_USER_PREFIX, check_events
 from shoprec.serve._experiments import ExperimentRouting
+from shoprec.serve._queries import RecommendQuery
+from shoprec.serve._versions import KeptVersion, VersionHistory
 from shoprec.store import AppendResult, EventStore
 
-__all__ = [
-    "RESERVED_USER_PREFIX",
-    "RecommendQuery",
-    "ServingState",
-]
+__all__ = ["ServingState"]
 
 logger = logging.getLogger(__name__)
 
 _REMOVED_DOC = RESERVED_USER_PREFIX + "removed-items"
-
-
-@dataclass(frozen=True)
-class RecommendQuery:
-    """One user's recommendation request to the service.
-
-    Attributes
-    ----------
-    user_id
-        Whose history to use; ``None`` for an anonymous visitor.
-    k
-        Length of the list.
-    diversity
-        Re-ranking weight for this request (``None``: the pipeline's setting).
-    rules
-        Business rules (filters) for this request.
-    exclude
-        Item ids never to recommend.
-    explain
-        Whether each item gets a reason.
-    platform
-        Only this platform's items, from the user's events on it.
-    """
-
-    user_id: str | None
-    k: int = 10
-    diversity: float | None = None
-    rules: BusinessRules | None = None
-    exclude: Sequence[str] = ()
-    explain: bool = True
-    platform: str | None = None
 
 
 class ServingState:
@@ -104,6 +70,10 @@ class ServingState:
         How portraits weigh events.
     max_future_skew_ms
         Events timestamped further ahead of the service's clock are refused.
+    artifacts
+        Where reloads may read pipelines from (``None``: anywhere, for library use).
+    keep_versions
+        How many replaced versions a rollback can return to.
     """
 
     def __init__(
@@ -116,6 +86,8 @@ class ServingState:
         cache_users: int = 10_000,
         portrait_config: PortraitConfig | None = None,
         max_future_skew_ms: int = 86_400_000,
+        artifacts: ArtifactsDir | None = None,
+        keep_versions: int = 3,
     ) -> None:
         self.store = store
         self.max_future_skew_ms = max_future_skew_ms
@@ -130,7 +102,8 @@ class ServingState:
         self._indexes: dict[int, CatalogIndex | None] = {}  # by id of a serving pipeline
         docs = store.load_profiles([_REMOVED_DOC])
         self._removed: set[str] = set(json.loads(docs[_REMOVED_DOC])) if docs else set()
-        self._previous: Deployment | None = None
+        self.artifacts = artifacts
+        self._versions = VersionHistory(keep_versions)
         self._active = self._deploy(pipeline, path)
         self._routing: ExperimentRouting | None = None
 
@@ -141,37 +114,65 @@ class ServingState:
         return self._active
 
     @property
-    def previous(self) -> Deployment | None:
-        """The deployment a rollback returns to."""
-        return self._previous
+    def previous(self) -> Deployment | KeptVersion | None:
+        """The version a plain rollback returns to."""
+        return self._versions.latest
+
+    @property
+    def kept(self) -> list[Deployment | KeptVersion]:
+        """The versions a rollback can return to, most recent first."""
+        return self._versions.entries()
 
     def load(self, path: str | Path) -> Deployment:
-        """Load the artifact at ``path`` (while the current one keeps serving) and swap it in."""
-        pipeline = Pipeline.load(path)
-        return self.swap(pipeline, path=path)
+        """Load the artifact at ``path`` (while the current one keeps serving) and swap it in;
+        with an :class:`ArtifactsDir`, only from inside it."""
+        pipeline, real = self._load(path)
+        return self.swap(pipeline, path=real)
+
+    def _load(self, path: str | Path) -> tuple[Pipeline, str | Path]:
+        if self.artifacts is None:
+            return Pipeline.load(path), path
+        return self.artifacts.load(path)
 
     def swap(self, pipeline: Pipeline, *, path: str | Path | None = None) -> Deployment:
         """Make ``pipeline`` active at once; the active one becomes :attr:`previous`."""
         with self._admin_lock:
             deployment = self._deploy(pipeline, path)
-            self._activate(deployment, keep=self._active)
+            self._activate(deployment)
         logger.info("deployed pipeline version %s", deployment.version)
         return deployment
 
-    def rollback(self) -> Deployment:
-        """Swap the previous deployment back in (the current one becomes the previous)."""
-        with self._admin_lock:
-            previous = self._previous
-            if previous is None:
-                raise StateConflictError("there is no previous pipeline version to roll back to")
-            self._sync_catalog(previous)
-            self._activate(previous, keep=self._active)
-        logger.info("rolled back to pipeline version %s", previous.version)
-        return previous
+    def rollback(self, version: str | None = None) -> Deployment:
+        """Swap a kept version back in: ``version``, or the most recent (the current one is
+        kept in turn). One no longer in memory is loaded again and must be unchanged on disk.
 
-    def _activate(self, deployment: Deployment, *, keep: Deployment) -> None:
+        Raises
+        ------
+        StateConflictError
+            If no such version is kept, or its files changed since.
+        """
+        with self._admin_lock:
+            entry = self._versions.find(version)
+            if isinstance(entry, KeptVersion):
+                pipeline, real = self._load(entry.path)
+                deployment = self._deploy(pipeline, real)
+                if deployment.version != entry.version:
+                    raise StateConflictError(
+                        f"the artifact of version {entry.version} changed on disk since "
+                        f"(now {deployment.version}); reload it instead"
+                    )
+            else:
+                deployment = entry
+                sync_catalog(deployment, self.store, self._removed)
+            self._versions.remove(entry)
+            self._activate(deployment)
+        logger.info("rolled back to pipeline version %s", deployment.version)
+        return deployment
+
+    def _activate(self, deployment: Deployment) -> None:
         with self._user_lock:  # portraits read item features: none may span the swap
-            self._previous, self._active = keep, deployment
+            self._versions.push(self._active)
+            self._active = deployment
             self._portraits.clear()
 
     def _deploy(self, pipeline: Pipeline, path: str | Path | None) -> Deployment:
@@ -181,26 +182,9 @@ class ServingState:
             path=None if path is None else str(path),
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        self._sync_catalog(deployment)
+        sync_catalog(deployment, self.store, self._removed)
         warm_up(pipeline)
         return deployment
-
-    def _sync_catalog(self, deployment: Deployment) -> None:
-        """Apply the store's catalog (upserted items) and the removed ids to ``deployment``."""
-        pipeline = deployment.pipeline
-        overlay = self.store.catalog()
-        updates = changed_items(pipeline.catalog, overlay)
-        restore = deployment.removed - self._removed
-        if restore:  # removed here earlier, upserted since: add_items brings them back
-            missing = restore - set(updates.item_ids)
-            extra = pipeline.catalog.subset(missing)
-            updates = Catalog(_concat(updates, extra))
-        if len(updates):
-            pipeline.add_items(updates)
-        deployment.removed -= restore
-        if self._removed - deployment.removed:
-            pipeline.remove_items(self._removed)
-            deployment.removed |= self._removed
 
     # -- experiments ------------------------------------------------------------------------------
     @property
@@ -214,7 +198,7 @@ class ServingState:
         with self._admin_lock:
             routing = None
             if experiment is not None:
-                deploy = lambda path: self._deploy(Pipeline.load(path), path)  # noqa: E731
+                deploy = lambda path: self._deploy(*self._load(path))  # noqa: E731
                 routing = ExperimentRouting.load(experiment, self._active, deploy)
             self._routing = routing
 
@@ -323,26 +307,11 @@ class ServingState:
         return [result for result in out if result is not None]
 
     def _request(self, query: RecommendQuery, pipeline: Pipeline, index: CatalogIndex) -> Request:
-        user_id, rules = query.user_id, query.rules
-        if query.platform is not None:
-            index.check_platform(query.platform)
-            rules = replace(rules or BusinessRules(), platform=query.platform)
+        user_id = query.user_id
         history = self.history(user_id, platform=query.platform) if user_id else ()
-        events = [e for e in history if e.item_id]
-        items = [e.item_id for e in events]
-        context = None
-        if pipeline.ranker_ is not None and user_id and events:
-            context = index.context(self.portrait(user_id), items)
-        return Request(
-            history=items,
-            event_types=[EventType(e.event_type).value for e in events],
-            k=query.k,
-            diversity=query.diversity,
-            rules=rules,
-            exclude=query.exclude,
-            explain=query.explain,
-            context=context,
-        )
+        ranked = pipeline.ranker_ is not None and user_id and any(e.item_id for e in history)
+        portrait = self.portrait(user_id) if ranked and user_id else None
+        return query.to_request(history, index, portrait)
 
     def search(
         self, query: str, *, user_id: str | None = None, k: int = 10, personalization: float = 0.3
@@ -430,9 +399,3 @@ class ServingState:
     def check_store(self) -> None:
         """Raise if the store cannot answer a query."""
         self.store.last_sequence()
-
-
-def _concat(first: Catalog, second: Catalog) -> Any:
-    import pandas as pd
-
-    return pd.concat([first.frame, second.frame], ignore_index=True)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import os
-
 from fastapi import APIRouter, Depends, Request
 
 from shoprec.exceptions import ValidationError
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin
 from shoprec.serve._deployment import Deployment, freeze_heap
-from shoprec.serve._schemas import ReloadRequest, VersionInfo, VersionResponse
+from shoprec.serve._schemas import (
+    ReloadRequest,
+    RollbackRequest,
+    VersionInfo,
+    VersionResponse,
+)
 from shoprec.serve._state import ServingState
+from shoprec.serve._versions import KeptVersion
 
 __all__ = ["router"]
 
@@ -19,26 +23,37 @@ router = APIRouter(
 )
 
 
-@router.post("/reload")
+@router.post(
+    "/reload",
+    responses={
+        403: {"description": "The path leads outside the artifacts directory."},
+        422: {"description": "Not a pipeline directory, or a corrupt artifact (names the file)."},
+    },
+)
 def reload(state: StateDep, request: Request, body: ReloadRequest | None = None) -> VersionResponse:
-    """Load a pipeline directory (default: the configured one) while the current version keeps
-    serving, then swap it in atomically; the current version is kept for rollback."""
+    """Load a pipeline directory from the artifacts directory (default: the active version's)
+    while the current version keeps serving, check it whole, then swap it in atomically; the
+    replaced version is kept for rollback."""
     path = body.path if body is not None and body.path is not None else None
     path = path or state.active.path or _configured(request)
     if path is None:
         raise ValidationError("no pipeline path given or configured", field="path")
-    if not os.path.isdir(path):
-        raise ValidationError("not a pipeline directory", field="path")
     state.load(path)
     freeze_heap()
     _swapped(request, state)
     return _versions(state)
 
 
-@router.post("/rollback")
-def rollback(state: StateDep, request: Request) -> VersionResponse:
-    """Swap the previous version back in (409 when there is none)."""
-    state.rollback()
+@router.post(
+    "/rollback",
+    responses={409: {"description": "No such kept version, or its files changed since."}},
+)
+def rollback(
+    state: StateDep, request: Request, body: RollbackRequest | None = None
+) -> VersionResponse:
+    """Swap a kept version back in: the given ``version``, or the one replaced last."""
+    state.rollback(None if body is None else body.version)
+    freeze_heap()
     _swapped(request, state)
     return _versions(state)
 
@@ -60,11 +75,13 @@ def _swapped(request: Request, state: ServingState) -> None:
     metrics.set_version(state.active.version)
 
 
-def _info(deployment: Deployment | None) -> VersionInfo | None:
+def _info(deployment: Deployment | KeptVersion | None) -> VersionInfo | None:
     return None if deployment is None else VersionInfo(**deployment.info())
 
 
 def _versions(state: ServingState) -> VersionResponse:
     return VersionResponse(
-        active=VersionInfo(**state.active.info()), previous=_info(state.previous)
+        active=VersionInfo(**state.active.info()),
+        previous=_info(state.previous),
+        kept=[VersionInfo(**kept.info()) for kept in state.kept],
     )

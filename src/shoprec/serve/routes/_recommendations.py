@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Request
 
 from shoprec.pipeline import Recommendation
 from shoprec.serve._dependencies import API_PREFIX, RecommendBatcherDep, require_read
+from shoprec.serve._queries import RecommendQuery
 from shoprec.serve._schemas import (
     RecommendationRequest,
     RecommendationResponse,
     RecommendedItem,
 )
-from shoprec.serve._state import RecommendQuery
 from shoprec.serve._telemetry import mark_personal
 from shoprec.store import Impression
 
