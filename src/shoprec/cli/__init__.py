@@ -9,6 +9,7 @@ from shoprec.cli import (  # noqa: F401
     _model_commands,
     _online_commands,
     _pipeline_commands,
+    _quality_commands,
     _serve_commands,
     _store_commands,
     _text_commands,

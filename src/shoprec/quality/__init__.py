@@ -7,6 +7,7 @@ from shoprec.quality._detector import FLAG_KINDS, AbuseDetector, DetectorConfig,
 from shoprec.quality._features import ITEM_FEATURES, USER_FEATURES, item_features, user_features
 from shoprec.quality._quarantine import Quarantined, quarantine
 from shoprec.quality._scan import ScanSummary, latest_scan, release_user, scan_store
+from shoprec.quality._validation import ValidationReport, validate_data
 
 __all__ = [
     "ATTACK_KINDS",
@@ -19,6 +20,7 @@ __all__ = [
     "DetectorConfig",
     "Quarantined",
     "ScanSummary",
+    "ValidationReport",
     "item_features",
     "latest_scan",
     "quarantine",
@@ -27,4 +29,5 @@ __all__ = [
     "scan_store",
     "simulate_attack",
     "user_features",
+    "validate_data",
 ]
