@@ -68,10 +68,13 @@ def test_item_features_see_a_burst_of_new_accounts() -> None:
     rows = [(f"old{u}", "steady", "purchase", u * DAY) for u in range(60)]
     rows += [(f"old{u}", "target", "purchase", u * DAY + 1) for u in range(0, 60, 3)]
     rows += [(f"new{u}", "target", "purchase", 59 * DAY + u * MINUTE) for u in range(30)]
+    rows += [(f"new{u}", "filler", "purchase", 59 * DAY + u * MINUTE + 1) for u in range(30)]
     items = item_features(events(rows))
     assert items.loc["target", "new_account_spike"] > 10
     assert items.loc["steady", "new_account_spike"] == pytest.approx(0.0, abs=1e-9)
     assert items.loc["target", "new_account_share"] > 0.5
+    assert items.loc["steady", "cooccurrence_burst"] == pytest.approx(1 / 20)  # a pair a day
+    assert items.loc["target", "cooccurrence_burst"] == pytest.approx(30 / 50)  # 30 of 20 + 30
     assert np.isnan(item_features(events(rows, timed=False)).loc["target", "spike"])
 
 

@@ -27,7 +27,8 @@ Item features
     acting on it, against its own daily rate of them: the first order of a real customer holds many
     items, so the share alone is high for many items, but a crowd of new accounts on one item in
     one day is rare);
-    ``supporter_coherence`` (median coherence of the item's users).
+    ``cooccurrence_burst`` (share of its same-day co-occurrences with other items that fall on
+    its busiest day for them); ``supporter_coherence`` (median coherence of the item's users).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ ITEM_FEATURES = (
     "peak_share",
     "new_account_share",
     "new_account_spike",
+    "cooccurrence_burst",
     "supporter_coherence",
 )
 _HOUR_MS = 3_600_000
@@ -247,7 +249,13 @@ def item_features(interactions: Interactions, users: pd.DataFrame | None = None)
 def _bursts(events: pd.DataFrame, has_timestamps: bool) -> pd.DataFrame:
     """The burst features per item (NaN without timestamps)."""
     items = pd.Index(events["item_id"].unique(), name="item_id")
-    columns = ["spike", "peak_share", "new_account_share", "new_account_spike"]
+    columns = [
+        "spike",
+        "peak_share",
+        "new_account_share",
+        "new_account_spike",
+        "cooccurrence_burst",
+    ]
     if not has_timestamps or events.empty:
         return pd.DataFrame(np.nan, index=items, columns=columns)
     stamps = events["timestamp"].to_numpy(dtype=float)
@@ -270,4 +278,14 @@ def _bursts(events: pd.DataFrame, has_timestamps: bool) -> pd.DataFrame:
     new_rate = (new_daily.groupby(level=0).sum() / days).reindex(items, fill_value=0.0)
     new_peak = new_daily.groupby(level=0).max().reindex(items, fill_value=0.0)
     out["new_account_spike"] = (new_peak - new_rate) / np.sqrt(new_rate + 1.0)
+    out["cooccurrence_burst"] = _cooccurrence_burst(daily.assign(user_id=events["user_id"]))
     return out
+
+
+def _cooccurrence_burst(daily: pd.DataFrame) -> pd.Series:
+    """Per item, the share of its same-day pairs with other items (one customer, one day) that
+    fall on its busiest day for such pairs: a pushed item gains its co-visitation in a burst."""
+    pairs = daily.groupby(["user_id", "day"])["item_id"].transform("size").to_numpy() - 1
+    per_day = pd.Series(pairs, index=daily.index).groupby([daily["item_id"], daily["day"]]).sum()
+    total = per_day.groupby(level=0).sum()
+    return (per_day.groupby(level=0).max() / total.where(total > 0)).rename(None)
