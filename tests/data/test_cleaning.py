@@ -98,6 +98,9 @@ def test_inspect_events_finds_case_variants_and_odd_timestamps() -> None:
     assert checks["user_id_case_variants"].count == 1
     assert "--fold-case" in checks["item_id_case_variants"].fix
     assert checks["timestamp_unit"].fix == "--timestamp-unit s"
+    floats = frame.assign(user_id=["13085.0", "13085", " 7", "u3"])
+    checks = {f.check: f for f in inspect_events(Interactions(floats))}
+    assert checks["user_id_not_normalised"].count == 2
     future = frame.assign(timestamp=[4_102_444_800_000] * 4)  # 2100
     assert {f.check for f in inspect_events(Interactions(future))} >= {"timestamp_future"}
 

@@ -360,11 +360,27 @@ def inspect_events(interactions: Interactions, *, now_ms: int | None = None) -> 
     findings = [
         finding
         for name in ("user_id", "item_id")
-        if (finding := _case_variants(interactions.frame[name], name)) is not None
+        for check in (_unnormalised_ids, _case_variants)
+        if (finding := check(interactions.frame[name], name)) is not None
     ]
     if interactions.has_timestamps and len(interactions):
         findings.extend(_timestamp_findings(interactions.frame["timestamp"].to_numpy(), now_ms))
     return findings
+
+
+def _unnormalised_ids(ids: pd.Series, name: str) -> Finding | None:
+    distinct = pd.Series(ids.unique(), dtype=object).astype(str)
+    odd = distinct[distinct.str.match(_FLOAT_INT) | (distinct != distinct.str.strip())]
+    if odd.empty:
+        return None
+    return Finding(
+        f"{name}_not_normalised",
+        f"{len(odd)} {name.removesuffix('_id')} id(s) are floats ('13085.0') or carry spaces: "
+        "the same id written another way elsewhere is another customer or product",
+        "ingest again with cleaning on (the default; without --no-clean)",
+        count=len(odd),
+        examples=tuple(repr(i) for i in odd.iloc[:5]),
+    )
 
 
 def _case_variants(ids: pd.Series, name: str) -> Finding | None:
