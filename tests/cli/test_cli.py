@@ -210,3 +210,32 @@ def test_pretrain_and_adapt_the_ranker(tmp_path: Path) -> None:
         assert adapted.exit_code == 0, adapted.output
         assert "test AUC" in adapted.output and (out / "onnx" / "model.int8.onnx").is_file()
     assert "adapting (lora) on" in adapted.output
+
+
+def test_sigterm_stops_a_command_with_exit_143_and_no_output(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "report"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from shoprec.cli import main; main()", "demo", "--dataset",
+         "synthetic", "--models", "sasrec", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    seen = ""
+    while "epoch" not in seen and time.monotonic() < deadline:  # training has started
+        seen += process.stderr.read(64) if process.stderr else ""
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err[-500:]  # a shell's "killed by SIGTERM", never 0
+    assert "terminated (SIGTERM)" in err
+    assert not (out / "report.html").exists()
+
+
+def test_unknown_demo_model_is_one_line() -> None:
+    result = CliRunner().invoke(main, ["demo", "--dataset", "synthetic", "--models", "nope"])
+    assert result.exit_code == 2 and "unknown baseline" in result.output
+    assert "Traceback" not in result.output

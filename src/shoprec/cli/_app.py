@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,15 +132,33 @@ def _store_dataset(url: str, since: str | None) -> Dataset:
         return dataset_from_store(store, since=None if since is None else parse_time(since))
 
 
+class Terminated(SystemExit):
+    """Raised in the command by SIGTERM, so that atomic writers discard their half-written
+    output on the way out and the process exits 143 (128 + SIGTERM), as a shell expects."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(128 + signum)
+
+
 class _Group(click.Group):
-    """Turns library errors into one clear line and exit code 2 instead of a traceback."""
+    """Turns library errors into one clear line and exit code 2 instead of a traceback, and
+    SIGTERM into a clean stop with exit code 143 (never a success)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
         try:
             return super().invoke(ctx)
         except ShoprecError as error:
             click.secho(f"error: {error}", fg="red", err=True)
             sys.exit(2)
+        except Terminated:
+            click.secho("terminated (SIGTERM); unfinished output was discarded", err=True)
+            raise
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=_Group)

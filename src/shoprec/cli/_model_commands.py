@@ -187,7 +187,10 @@ def demo(
     data = load_source(dataset or "store", ctx.obj["data_dir"], split)
     click.echo(f"dataset {data.name}: {len(data.catalog)} items, {data.split}")
     chosen = None if model_names is None else [m.strip() for m in model_names.split(",")]
-    models = baseline_models(chosen, random_state=seed, progress=True)
+    try:
+        models = baseline_models(chosen, random_state=seed, progress=True)
+    except ValueError as error:  # an unknown baseline name
+        raise click.BadParameter(str(error), param_hint="--models") from None
 
     def show(run: Any) -> None:
         ndcg = run.result.metrics["ndcg@10"]
