@@ -26,7 +26,8 @@ from dataclasses import replace
 import numpy as np
 
 from _results import DATA_DIR, write_results
-from shoprec.data import Interactions, Split, load_dataset
+from shoprec.data import Interactions, Split
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import evaluate
 from shoprec.models import Recommender, create_recommender
 from shoprec.quality import AbuseDetector, AttackConfig, quarantine, simulate_attack

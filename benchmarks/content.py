@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from _results import DATA_DIR, write_results
-from shoprec.data import load_dataset
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import compare_models, format_table
 from shoprec.models import ContentBased, Recommender, create_recommender
 

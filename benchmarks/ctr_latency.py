@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from _results import DATA_DIR, write_results
-from shoprec.data import load_dataset
-from shoprec.ranking import CTRRanker, OnnxCTRRanker, export_ctr_onnx, user_context_text
+from shoprec.datasets import load_dataset
+from shoprec.profiles import user_context_text
+from shoprec.ranking import CTRRanker, OnnxCTRRanker, export_ctr_onnx
 from shoprec.text import item_texts
 
 NOTES = """\

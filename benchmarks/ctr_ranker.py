@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, write_results
-from shoprec.data import Dataset, load_dataset
+from shoprec.data import Dataset
+from shoprec.datasets import load_dataset
 from shoprec.metrics import auc, gauc, log_loss, ndcg_from_ranks
 from shoprec.models import ALS, Recommender, TextSequence, load_recommender
 from shoprec.ranking import (

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, RESULTS_DIR, write_results
-from shoprec.data import Dataset, load_dataset
+from shoprec.data import Dataset
+from shoprec.datasets import load_dataset
 from shoprec.metrics import auc, gauc, log_loss
 from shoprec.models import ALS
 from shoprec.ranking import CTRRanker, PairSet

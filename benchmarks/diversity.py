@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, RESULTS_DIR, RESULTS_MD, write_results
-from shoprec.data import load_dataset
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import diversity_sweep, pipeline_test_users, write_tradeoff_report
 from shoprec.pipeline import Pipeline, PipelineConfig
 from shoprec.rerank import Caps, RerankConfig

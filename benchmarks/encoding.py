@@ -37,11 +37,11 @@ def load_texts(n: int, kind: str, data_dir: str | None, seed: int) -> tuple[list
     """``n`` texts sampled from the Electronics subset (or the synthetic shop) and their source."""
     dataset: Dataset
     try:
-        from shoprec.data import load_dataset
+        from shoprec.datasets import load_dataset
 
         dataset = load_dataset("amazon2023_electronics", data_dir=data_dir, download=False)
     except (ImportError, DatasetNotFoundError) as error:
-        from shoprec.data import make_synthetic_shop
+        from shoprec.datasets import make_synthetic_shop
 
         logger.warning("Electronics subset unavailable (%s); using the synthetic shop", error)
         dataset = make_synthetic_shop(n_items=max(n, 400), random_state=seed)

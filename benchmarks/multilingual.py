@@ -40,7 +40,7 @@ QUERIES = [
 def titles(n: int) -> list[str]:
     from shoprec.data.synthetic import make_synthetic_shop
 
-    from shoprec.data import load_dataset
+    from shoprec.datasets import load_dataset
 
     try:
         catalog = load_dataset("amazon2023_electronics", data_dir=DATA_DIR, download=False).catalog

@@ -47,13 +47,8 @@ from serving import (
     server_p99,
     start_server,
 )
-from shoprec.data import (
-    Event,
-    EventType,
-    load_dataset,
-    make_synthetic_shop,
-    synthetic_tastes,
-)
+from shoprec.data import Event, EventType
+from shoprec.datasets import load_dataset, make_synthetic_shop, synthetic_tastes
 from shoprec.online import (
     SyntheticCustomers,
     measured_against_truth,

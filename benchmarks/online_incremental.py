@@ -20,7 +20,8 @@ from typing import Any
 
 from _results import DATA_DIR, write_results
 from online import _previous_rows, _step_of, notes
-from shoprec.data import Interactions, load_dataset
+from shoprec.data import Interactions
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import evaluate
 from shoprec.models import create_recommender
 from shoprec.online import fine_tune

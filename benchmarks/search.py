@@ -20,7 +20,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from _results import DATA_DIR, write_results
-from shoprec.data import CATEGORY_SEPARATOR, Dataset, load_dataset
+from shoprec.data import CATEGORY_SEPARATOR, Dataset
+from shoprec.datasets import load_dataset
 from shoprec.models import top_k
 from shoprec.text import encode_texts, item_texts
 

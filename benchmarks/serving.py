@@ -46,7 +46,8 @@ import numpy as np
 
 from _results import DATA_DIR, write_results
 from shoprec.client import RetryPolicy, ServiceError, ShoprecClient
-from shoprec.data import Dataset, load_dataset
+from shoprec.data import Dataset
+from shoprec.datasets import load_dataset
 from shoprec.pipeline import Pipeline, PipelineConfig, Request
 from shoprec.store import open_store
 

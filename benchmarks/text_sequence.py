@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from _results import DATA_DIR, write_results
-from shoprec.data import load_dataset
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import ModelRun, compare_models, format_table
 from shoprec.models import Recommender, create_recommender
 

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, RESULTS_DIR, write_results
-from shoprec.data import Dataset, Split, load_dataset
+from shoprec.data import Dataset, Split
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import evaluate
 from shoprec.models import Popularity, Recommender, TextSequence
 from shoprec.transfer import (

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shoprec.data import make_synthetic_shop
+from shoprec.datasets import make_synthetic_shop
 from shoprec.pipeline import Pipeline, PipelineConfig
 from shoprec.serve import ServiceSettings, create_app
 from shoprec.store import open_store

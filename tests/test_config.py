@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 from shoprec.cli import main
 from shoprec.config import ShoprecConfig, load_config, read_config
-from shoprec.data import load_dataset, resolve_data_dir
-from shoprec.data._datasets import data_dir_origin
+from shoprec.datasets import data_dir_origin, load_dataset, resolve_data_dir
 from shoprec.exceptions import ConfigError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, requires_shared_data
-from shoprec.data import load_dataset
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import baseline_models, compare_models, evaluate
 from shoprec.models import load_recommender
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from shoprec.cli import main
-from shoprec.data import make_synthetic_shop
+from shoprec.datasets import make_synthetic_shop
 from shoprec.pipeline import Pipeline
 
 

@@ -9,13 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from shoprec.cli import main
-from shoprec.data import (
-    CleaningConfig,
-    CleaningReport,
-    Interactions,
-    inspect_events,
-    read_shop_files,
-)
+from shoprec.data import CleaningConfig, CleaningReport, Interactions, inspect_events
+from shoprec.datasets import read_shop_files
 from shoprec.exceptions import ValidationError
 
 MAPPING = {

@@ -8,13 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shoprec.data import (
-    DATASET_FORMAT_VERSION,
-    ingest_files,
-    load_ingested,
-    read_events,
-    temporal_split,
-)
+from shoprec.data import read_events, temporal_split
+from shoprec.datasets import DATASET_FORMAT_VERSION, ingest_files, load_ingested
 from shoprec.exceptions import ArtifactError, DatasetNotFoundError, ValidationError
 
 EVENT_MAP = {"user_id": "Customer", "item_id": "SKU", "timestamp": "Date"}

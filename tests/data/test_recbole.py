@@ -9,8 +9,6 @@ import pytest
 from conftest import SHARED_DATA, requires_shared_data
 from shoprec.data import (
     RECBOLE_ITEM_FIELDS,
-    ingest_files,
-    load_dataset,
     parse_token_seq,
     read_catalog,
     read_events,
@@ -18,6 +16,7 @@ from shoprec.data import (
     read_recbole_inter,
     read_recbole_item,
 )
+from shoprec.datasets import ingest_files, load_dataset
 from shoprec.exceptions import ValidationError
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from shoprec.cli import main
-from shoprec.data import make_synthetic_shop
+from shoprec.datasets import make_synthetic_shop
 from shoprec.online import (
     ModelEntry,
     RetrainConfig,

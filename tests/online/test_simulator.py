@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from shoprec.cli import main
-from shoprec.data import make_synthetic_shop, synthetic_tastes
+from shoprec.datasets import make_synthetic_shop, synthetic_tastes
 from shoprec.online import (
     ClickModel,
     DataProfile,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from shoprec.data import Catalog, Item, make_synthetic_shop
+from shoprec.data import Catalog, Item
+from shoprec.datasets import make_synthetic_shop
 from shoprec.exceptions import ArtifactError, ValidationError
 from shoprec.metrics import intra_list_diversity
 from shoprec.pipeline import Pipeline, PipelineConfig, Request, gather_candidates

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shoprec.data import Catalog, Interactions, make_synthetic_shop
+from shoprec.data import Catalog, Interactions
+from shoprec.datasets import make_synthetic_shop
 from shoprec.exceptions import NotFittedError
 from shoprec.quality import (
     ATTACK_KINDS,

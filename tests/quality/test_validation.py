@@ -9,7 +9,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from shoprec.cli import main
-from shoprec.data import make_synthetic_shop
+from shoprec.datasets import make_synthetic_shop
 from shoprec.quality import AttackConfig, simulate_attack, validate_data
 from shoprec.store import import_events, open_store
 

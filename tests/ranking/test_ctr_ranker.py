@@ -10,13 +10,13 @@ import torch
 
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.metrics import auc, log_loss
+from shoprec.profiles import user_context_text
 from shoprec.ranking import (
     CTRRanker,
     OnnxCTRRanker,
     TrainingPair,
     export_ctr_onnx,
     mine_training_pairs,
-    user_context_text,
 )
 
 COLOURS = ["red", "blue", "green", "yellow"]

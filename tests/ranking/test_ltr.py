@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shoprec.data import Dataset, make_synthetic_shop
+from shoprec.data import Dataset
+from shoprec.datasets import make_synthetic_shop
 from shoprec.evaluation import evaluate
 from shoprec.exceptions import ArtifactError, NotFittedError, ParameterError, ValidationError
 from shoprec.ranking import LearnedRanking, LTRRanker

@@ -23,7 +23,8 @@ from serve_support import (
 )
 from shoprec.client import ShoprecClient
 from shoprec.client import event as client_event
-from shoprec.data import Event, EventType, make_synthetic_shop
+from shoprec.data import Event, EventType
+from shoprec.datasets import make_synthetic_shop
 from shoprec.exceptions import OverloadedError
 from shoprec.pipeline import Pipeline, PipelineConfig
 from shoprec.serve import ServiceSettings, ServingState, create_app

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from serve_support import Client
-from shoprec.data import make_synthetic_shop
+from shoprec.datasets import make_synthetic_shop
 from shoprec.quality import AttackConfig, simulate_attack
 from shoprec.store import dataset_from_store, import_events, open_store, quarantined_users
 

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from shoprec.cli import main
 from shoprec.cli._app import parse_time
-from shoprec.data import Dataset, Interactions, make_synthetic_shop
+from shoprec.data import Dataset, Interactions
+from shoprec.datasets import make_synthetic_shop
 from shoprec.exceptions import ValidationError
 from shoprec.store import (
     IMPORT_KEY_PREFIX,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from shoprec.data import make_synthetic_shop
+from shoprec.datasets import make_synthetic_shop
 from shoprec.metrics import auc
 from shoprec.nn import merged_copy
 from shoprec.ranking import CTRRanker, PairSet

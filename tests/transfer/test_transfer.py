@@ -14,7 +14,8 @@ import torch
 from click.testing import CliRunner
 
 from shoprec.cli import main
-from shoprec.data import Catalog, Dataset, Interactions, make_synthetic_shop, temporal_split
+from shoprec.data import Catalog, Dataset, Interactions, temporal_split
+from shoprec.datasets import make_synthetic_shop
 from shoprec.exceptions import ArtifactError
 from shoprec.models import Recommender, TextSequence, load_recommender
 from shoprec.nn import TextSequenceNetwork

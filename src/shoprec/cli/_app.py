@@ -100,7 +100,7 @@ def load_source(source: str, data_dir: Path | None, split: str | None = None) ->
     """A named dataset, a directory written by ``shoprec ingest``, ``synthetic``, or, when the
     command was given ``--from-store URL`` (or ``source`` is a store URL), the store's events;
     split under ``split`` (``loo``/``temporal``) instead of its standard protocol when given."""
-    from shoprec.data import load_dataset, make_synthetic_shop
+    from shoprec.datasets import load_dataset, make_synthetic_shop
 
     ctx = click.get_current_context(silent=True)
     options = (ctx.obj if ctx is not None else None) or {}

@@ -79,7 +79,7 @@ def ingest(
     Anything else is a warning that names its fix; --strict makes warnings errors.
 
     --split is required when the events have timestamps (see docs/data-format.md)."""
-    from shoprec.data import ingest_files
+    from shoprec.datasets import ingest_files
 
     reports = ingest_files(
         events_path,
@@ -107,7 +107,7 @@ def ingest(
 @click.pass_context
 def datasets(ctx: click.Context) -> None:
     """List the named datasets and whether they are present in the data directory."""
-    from shoprec.data._datasets import DATASETS, available_datasets, data_dir_origin
+    from shoprec.datasets import DATASETS, available_datasets, data_dir_origin
 
     present = set(available_datasets(ctx.obj["data_dir"]))
     root, origin = data_dir_origin(ctx.obj["data_dir"])

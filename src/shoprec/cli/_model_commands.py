@@ -171,7 +171,7 @@ def demo(
 ) -> None:
     """Train and evaluate the baselines on the default dataset, write the report, then build
     the recommendation pipeline around the best one and show explained lists."""
-    from shoprec.data import available_datasets
+    from shoprec.datasets import available_datasets
     from shoprec.evaluation import baseline_models, compare_models, format_table
 
     if dataset is None and not ctx.obj.get("from_store"):

@@ -145,7 +145,7 @@ def simulate(
 ) -> None:  # fmt: skip
     """Run an A/B (or A/A) experiment on the live service with simulated customers, then show
     what the service measured beside the simulator's ground truth."""
-    from shoprec.data import synthetic_tastes
+    from shoprec.datasets import synthetic_tastes
     from shoprec.online import (
         ReplayCustomers,
         SyntheticCustomers,

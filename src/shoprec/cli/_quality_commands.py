@@ -103,7 +103,7 @@ def _read_files(
 ) -> tuple[Any, Any, list[Any]]:
     """Read leniently (every bad row counted, none failing the run) into a scratch directory."""
     from shoprec.cli._data_commands import _mapping
-    from shoprec.data import read_shop_files
+    from shoprec.datasets import read_shop_files
 
     with tempfile.TemporaryDirectory(prefix="shoprec-validate-") as scratch:
         return read_shop_files(

@@ -62,7 +62,7 @@ def import_command(
     """Load a dataset's or a shop's files' catalog and events into a store. Idempotent: running
     it again (or on a longer export of the same history) stores each event once. Files are
     cleaned as `shoprec ingest` cleans them (--no-clean, --strict and the other options)."""
-    from shoprec.data import read_shop_files
+    from shoprec.datasets import read_shop_files
     from shoprec.store import import_events, open_store
 
     if (dataset is None) == (events_path is None):

@@ -1,4 +1,7 @@
-"""Data: domain schema, readers with validation, named datasets, splits."""
+"""Data: the domain schema, readers with validation, encoded interactions and sequences, splits.
+
+Named public datasets, ingested dataset directories and the synthetic shop are in
+:mod:`shoprec.datasets`."""
 
 from __future__ import annotations
 
@@ -10,25 +13,9 @@ from shoprec.data._cleaning import (
     clean_event_frame,
     inspect_events,
 )
-from shoprec.data._datasets import (
-    DATA_DIR_ENV,
-    DATASETS,
-    Dataset,
-    DatasetSpec,
-    DownloadSource,
-    available_datasets,
-    load_dataset,
-    resolve_data_dir,
-)
+from shoprec.data._dataset import Dataset
 from shoprec.data._encoding import EncodedInteractions
 from shoprec.data._ingest import INGEST_POLICIES, IngestReport
-from shoprec.data._local import (
-    DATASET_FORMAT_VERSION,
-    ingest_files,
-    load_ingested,
-    minimal_catalog,
-    read_shop_files,
-)
 from shoprec.data._readers import read_catalog, read_events
 from shoprec.data._recbole import (
     RECBOLE_ITEM_FIELDS,
@@ -62,17 +49,14 @@ from shoprec.data._splits import (
     Split,
     auto_split,
     leave_one_out,
+    split_events,
     temporal_split,
     temporal_split_at,
 )
-from shoprec.data._synthetic import SyntheticTastes, make_synthetic_shop, synthetic_tastes
 
 __all__ = [
     "AUXILIARY_EVENT_FIELDS",
     "CATEGORY_SEPARATOR",
-    "DATASETS",
-    "DATASET_FORMAT_VERSION",
-    "DATA_DIR_ENV",
     "DEFAULT_PLATFORM",
     "EVENT_COLUMNS",
     "INGEST_POLICIES",
@@ -85,8 +69,6 @@ __all__ = [
     "CleaningConfig",
     "CleaningReport",
     "Dataset",
-    "DatasetSpec",
-    "DownloadSource",
     "EncodedInteractions",
     "Event",
     "EventType",
@@ -96,18 +78,11 @@ __all__ = [
     "Interactions",
     "Item",
     "Split",
-    "SyntheticTastes",
     "auto_split",
-    "available_datasets",
     "clean_event_frame",
     "gap_buckets",
-    "ingest_files",
     "inspect_events",
     "leave_one_out",
-    "load_dataset",
-    "load_ingested",
-    "make_synthetic_shop",
-    "minimal_catalog",
     "model_inputs",
     "parse_token_seq",
     "read_catalog",
@@ -115,9 +90,7 @@ __all__ = [
     "read_index_map",
     "read_recbole_inter",
     "read_recbole_item",
-    "read_shop_files",
-    "resolve_data_dir",
-    "synthetic_tastes",
+    "split_events",
     "temporal_split",
     "temporal_split_at",
     "training_windows",

@@ -29,7 +29,8 @@ import httpx
 import numpy as np
 from tqdm.auto import tqdm
 
-from shoprec.data import Interactions, SyntheticTastes
+from shoprec.data import Interactions
+from shoprec.datasets import SyntheticTastes
 from shoprec.exceptions import ShoprecError
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shoprec.pipeline._artifact import (
     PIPELINE_FORMAT,
+    PipelineParts,
     data_fingerprint,
     load_pipeline,
     save_pipeline,
@@ -18,6 +19,7 @@ __all__ = [
     "Candidates",
     "Pipeline",
     "PipelineConfig",
+    "PipelineParts",
     "Recommendation",
     "Request",
     "data_fingerprint",

@@ -7,17 +7,19 @@
     catalog.parquet        the current catalog (training items plus upserts)
     item_vectors.safetensors   unit text vectors of the catalog items, in catalog order
 
-Written to a temporary sibling and moved into place only when complete.
+Written to a temporary sibling and moved into place only when complete. This module reads and
+writes :class:`PipelineParts` and knows nothing of the :class:`~shoprec.pipeline.Pipeline`
+that assembles them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,11 +29,18 @@ from shoprec._artifacts import read_manifest as _read_manifest
 from shoprec._artifacts import reading as _reading
 from shoprec.data import Catalog, Interactions
 from shoprec.exceptions import ArtifactError
+from shoprec.models import Recommender, load_recommender
+from shoprec.pipeline._config import PipelineConfig
+from shoprec.ranking import Scorer, load_scorer
 
-if TYPE_CHECKING:
-    from shoprec.pipeline._pipeline import Pipeline
-
-__all__ = ["PIPELINE_FORMAT", "data_fingerprint", "load_pipeline", "save_pipeline"]
+__all__ = [
+    "PIPELINE_FORMAT",
+    "PipelineParts",
+    "data_fingerprint",
+    "load_pipeline",
+    "read_manifest",
+    "save_pipeline",
+]
 
 PIPELINE_FORMAT = "shoprec-pipeline/1"
 _MANIFEST = "manifest.json"
@@ -50,36 +59,59 @@ def data_fingerprint(interactions: Interactions) -> str:
     return digest.hexdigest()
 
 
-def save_pipeline(pipeline: Pipeline, path: str | Path) -> Path:
-    """Write ``pipeline`` to directory ``path`` (replaced atomically if it exists)."""
+@dataclass(frozen=True)
+class PipelineParts:
+    """Everything a fitted pipeline consists of, as saved and loaded.
+
+    Attributes
+    ----------
+    config, random_state
+        How the pipeline was built.
+    components
+        Fitted recommenders by role (``model`` and ``popularity`` always; ``covisitation`` and
+        ``trending`` when switched on).
+    ranker
+        The second-stage scorer, or ``None``.
+    catalog, vectors
+        The current catalog and its unit text vectors, ``(n_items, dim)`` in catalog order.
+    fingerprint, metrics, removed
+        Training-data SHA-256, metrics at training time, items no longer recommended.
+    """
+
+    config: PipelineConfig
+    random_state: int | None
+    components: dict[str, Recommender]
+    ranker: Scorer | None
+    catalog: Catalog
+    vectors: np.ndarray
+    fingerprint: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    removed: frozenset[str] = frozenset()
+
+
+def save_pipeline(parts: PipelineParts, path: str | Path) -> Path:
+    """Write ``parts`` to directory ``path`` (replaced atomically if it exists)."""
     from safetensors.numpy import save_file
 
-    view = pipeline._check_fitted()
     with atomic_directory(path) as tmp:
         components: dict[str, Any] = {}
-        for name in _COMPONENTS:
-            component = getattr(pipeline, f"{name}_")
-            if component is not None:
-                component.save(tmp / name)
-                components[name] = {"class": type(component).__name__, "name": component.name}
-        ranker = pipeline.ranker_
-        if ranker is not None:
-            source = getattr(ranker, "path", None)
-            if source is None:
-                raise ArtifactError("only an ONNX CTR ranker (OnnxCTRRanker) can be saved")
-            shutil.copytree(source, tmp / "ranker")
-            components["ranker"] = {"class": type(ranker).__name__}
-        view.catalog.frame.to_parquet(tmp / _CATALOG, index=False)
-        save_file({"vectors": np.ascontiguousarray(view.vectors)}, str(tmp / _VECTORS))
+        for name, component in parts.components.items():
+            component.save(tmp / name)
+            components[name] = {"class": type(component).__name__, "name": component.name}
+        if parts.ranker is not None:
+            parts.ranker.save(tmp / "ranker")
+            components["ranker"] = {"class": type(parts.ranker).__name__}
+        parts.catalog.frame.to_parquet(tmp / _CATALOG, index=False)
+        save_file({"vectors": np.ascontiguousarray(parts.vectors)}, str(tmp / _VECTORS))
         manifest = {
             "format": PIPELINE_FORMAT,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "config": pipeline.settings.to_dict(),
-            "random_state": pipeline.random_state,
+            "config": parts.config.to_dict(),
+            "random_state": parts.random_state,
             "components": components,
-            "data_fingerprint": pipeline.fingerprint_,
-            "metrics": pipeline.metrics_,
-            "removed_items": sorted(view.removed),
+            "data_fingerprint": parts.fingerprint,
+            "metrics": parts.metrics,
+            "removed_items": sorted(parts.removed),
             "versions": {p: _version(p) for p in ("shoprec", "torch", "onnxruntime", "numpy")},
         }
         (tmp / _MANIFEST).write_text(manifest_text(manifest))
@@ -137,40 +169,41 @@ def _name(types: type | tuple[type, ...]) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in kinds)
 
 
-def load_pipeline(path: str | Path) -> Pipeline:
+def load_pipeline(path: str | Path) -> PipelineParts:
     """Read a pipeline directory written by :func:`save_pipeline`.
 
     Every file is checked as it is read: the manifest against its schema and the config, each
-    component (see :meth:`~shoprec.models.Recommender.load`), the catalog, and the item vectors
-    against the catalog; the first fault raises :class:`ArtifactError` naming the file.
+    component (see :meth:`~shoprec.models.Recommender.load`), the ranker, the catalog, and the
+    item vectors against the catalog; the first fault raises :class:`ArtifactError` naming the
+    file.
     """
-    from shoprec.models import load_recommender
-    from shoprec.pipeline._config import PipelineConfig
-    from shoprec.pipeline._pipeline import Pipeline
-    from shoprec.ranking import OnnxCTRRanker
-
     path = Path(path)
     manifest = read_manifest(path)
     with _reading(path / _MANIFEST):
         config = PipelineConfig.from_dict(manifest["config"])
-    pipeline = Pipeline(config, random_state=manifest["random_state"])
-    components = manifest["components"]
+    entries = manifest["components"]
+    components: dict[str, Recommender] = {}
     for name in _COMPONENTS:
-        loaded = None
-        if name in components:
+        if name in entries:
             with _reading(path / name):
-                loaded = load_recommender(path / name)
-        setattr(pipeline, f"{name}_", loaded)
+                components[name] = load_recommender(path / name)
+    ranker = None
+    if "ranker" in entries:
+        with _reading(path / "ranker"):
+            ranker = load_scorer(path / "ranker", entries["ranker"]["class"])
     with _reading(path / _CATALOG):
         catalog = Catalog(pd.read_parquet(path / _CATALOG))
-    vectors = _load_vectors(path / _VECTORS, len(catalog))
-    with _reading(path / "ranker"):
-        pipeline.ranker_ = OnnxCTRRanker(path / "ranker") if "ranker" in components else None
-    pipeline.fingerprint_ = manifest["data_fingerprint"]
-    pipeline.metrics_ = manifest.get("metrics", {})
-    with _reading(path):  # components that disagree with the catalog fail here
-        pipeline._view = pipeline._make_view(catalog, vectors, frozenset(manifest["removed_items"]))
-    return pipeline
+    return PipelineParts(
+        config=config,
+        random_state=manifest["random_state"],
+        components=components,
+        ranker=ranker,
+        catalog=catalog,
+        vectors=_load_vectors(path / _VECTORS, len(catalog)),
+        fingerprint=manifest["data_fingerprint"],
+        metrics=manifest.get("metrics", {}),
+        removed=frozenset(manifest["removed_items"]),
+    )
 
 
 def _load_vectors(file: Path, n_items: int) -> np.ndarray:

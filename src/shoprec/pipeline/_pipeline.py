@@ -11,7 +11,7 @@ A request runs::
             -> new-item slots, then an explanation per item
 
 Requests are batched: the model scores all users of a batch in one pass. Reads work on an
-immutable snapshot (:class:`_Catalog`) that catalog updates replace whole, so a request never
+immutable snapshot (:class:`CatalogView`) that catalog updates replace whole, so a request never
 sees half an update.
 """
 
@@ -21,20 +21,31 @@ import logging
 import sys
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-import scipy.sparse as sp
 
+from shoprec._artifacts import reading
 from shoprec._runtime import single_blas_thread, torch_threads
 from shoprec.data import Catalog, Interactions
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.models import ItemCoVisitation, Popularity, Recommender, create_recommender
+from shoprec.pipeline._artifact import PipelineParts, data_fingerprint, load_pipeline, save_pipeline
+from shoprec.pipeline._candidates import gather_candidates, widened
 from shoprec.pipeline._config import PipelineConfig, Recommendation, Request
-from shoprec.profiles import ItemFeatures
-from shoprec.ranking import Scorer, fuse_scores, score_within_budget, user_context_text
-from shoprec.rerank import BusinessRules, Explainer, ItemAttributes, RerankConfig, Reranker
+from shoprec.pipeline._view import (
+    CatalogView,
+    by_catalog_row,
+    catalog_view,
+    covisitation_scores,
+    personalised_scores,
+    top_items,
+)
+from shoprec.profiles import ItemFeatures, user_context_text
+from shoprec.ranking import Scorer, fuse_scores, score_within_budget
+from shoprec.rerank import BusinessRules, RerankConfig, Reranker
 from shoprec.text import encode_texts, item_texts
 
 __all__ = ["Pipeline"]
@@ -42,26 +53,6 @@ __all__ = ["Pipeline"]
 logger = logging.getLogger(__name__)
 
 _SMALL_BATCH = 8  # requests scored on one torch thread
-
-
-@dataclass(frozen=True)
-class _Catalog:
-    """Everything a request reads about the items, replaced whole on catalog updates."""
-
-    catalog: Catalog
-    texts: list[str]
-    titles: list[str]
-    vectors: np.ndarray  # (n_items, dim) unit rows
-    attributes: ItemAttributes
-    reranker: Reranker
-    explainer: Explainer
-    is_new: np.ndarray  # (n_items,) bool: no training events
-    new_rows: np.ndarray  # rows where is_new
-    popularity: np.ndarray  # (n_items,) training events per item
-    trending: np.ndarray | None  # (n_items,) recency-weighted events
-    model_rows: np.ndarray  # catalog row of each of the model's items (-1: not in the catalog)
-    covisitation_rows: np.ndarray | None  # the same for the co-visitation source
-    removed: frozenset[str]
 
 
 class Pipeline:
@@ -118,8 +109,6 @@ class Pipeline:
         ``model``: an already fitted ranking model to use as is (its name replaces
         ``config.model``), e.g. the winner of a comparison.
         """
-        from shoprec.pipeline._artifact import data_fingerprint
-
         config = self.settings
         if model is not None:
             if not model.is_fitted:
@@ -176,51 +165,25 @@ class Pipeline:
     def is_fitted(self) -> bool:
         return hasattr(self, "_view")
 
-    def _check_fitted(self) -> _Catalog:
+    def _check_fitted(self) -> CatalogView:
         if not self.is_fitted:
             raise NotFittedError("Pipeline is not fitted; call fit() or Pipeline.load() first")
         return self._view
 
     def _make_view(
         self, catalog: Catalog, vectors: np.ndarray, removed: frozenset[str]
-    ) -> _Catalog:
+    ) -> CatalogView:
         """The request-side snapshot of ``catalog`` (rebuilt on every catalog change)."""
-        config = self.settings
-        attributes = ItemAttributes.from_catalog(catalog)
-        popularity = self._by_row(self.popularity_, attributes, self.popularity_.item_scores_)
-        trending = None
-        if self.trending_ is not None:
-            trending = self._by_row(self.trending_, attributes, self.trending_.item_scores_)
-        covisitation, covisitation_rows = None, None
-        if self.covisitation_ is not None:
-            rows = covisitation_rows = attributes.rows(self.covisitation_.item_ids_)
-            n = len(catalog)
-            moved = sp.csr_matrix(  # the neighbour matrix re-indexed by catalog rows
-                (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n, len(rows))
-            )
-            covisitation = (moved @ self.covisitation_.neighbors_ @ moved.T).tocsr()
-        titles = catalog.frame["title"].astype(str).tolist()
-        return _Catalog(
-            catalog=catalog,
-            texts=item_texts(catalog),
-            titles=titles,
-            vectors=np.asarray(vectors, dtype=np.float32),
-            attributes=attributes,
-            reranker=Reranker(config.rerank, attributes, vectors, popularity),
-            explainer=Explainer(attributes, titles, embeddings=vectors, co_visitation=covisitation),
-            is_new=popularity <= 0,
-            new_rows=np.flatnonzero(popularity <= 0),
-            popularity=popularity,
-            trending=trending,
-            model_rows=attributes.rows(self.model_.item_ids_),
-            covisitation_rows=covisitation_rows,
-            removed=removed,
+        return catalog_view(
+            self.settings.rerank,
+            catalog,
+            vectors,
+            removed,
+            model=self.model_,
+            popularity=self.popularity_,
+            trending=self.trending_,
+            covisitation=self.covisitation_,
         )
-
-    @staticmethod
-    def _by_row(model: Recommender, attributes: ItemAttributes, values: np.ndarray) -> np.ndarray:
-        """A per-model-item array laid out by catalog rows (0 where the model has no entry)."""
-        return _by_catalog_row(values, attributes.rows(model.item_ids_), len(attributes), fill=0.0)
 
     # -- serving ----------------------------------------------------------------------------------
     def recommend(self, requests: Sequence[Request]) -> list[list[Recommendation]]:
@@ -234,7 +197,7 @@ class Pipeline:
         model_scores = self._model_scores(view, requests)
         covisitation = None
         if self.covisitation_ is not None:
-            covisitation = self._covisitation_scores(view, self.covisitation_, requests)
+            covisitation = covisitation_scores(view, self.covisitation_, requests)
         return [
             self._one(
                 view,
@@ -250,7 +213,7 @@ class Pipeline:
         """Single-request form of :meth:`recommend`; keywords as in :class:`Request`."""
         return self.recommend([Request(history=history, **request)])[0]
 
-    def _model_scores(self, view: _Catalog, requests: Sequence[Request]) -> np.ndarray:
+    def _model_scores(self, view: CatalogView, requests: Sequence[Request]) -> np.ndarray:
         """``(n_requests, n_items)`` model scores by catalog row; ``-inf`` where unknown."""
         model = self.model_
         # A few users are too little work for a thread pool: waking one costs more (190 ms
@@ -270,27 +233,16 @@ class Pipeline:
                 scores = scorer(histories, event_types=kinds)
             else:
                 scores = model.score(histories)
-        return _by_catalog_row(scores, view.model_rows, len(view.catalog), fill=-np.inf)
-
-    @staticmethod
-    def _covisitation_scores(
-        view: _Catalog, model: Recommender, requests: Sequence[Request]
-    ) -> np.ndarray:
-        scores = model.score([model.encode_items(r.history) for r in requests])
-        rows = view.covisitation_rows
-        assert rows is not None  # set whenever the co-visitation source is
-        return _by_catalog_row(scores, rows, len(view.catalog), fill=0.0)
+        return by_catalog_row(scores, view.model_rows, len(view.catalog), fill=-np.inf)
 
     def _one(
         self,
-        view: _Catalog,
+        view: CatalogView,
         request: Request,
         history: np.ndarray,
         model_scores: np.ndarray,
         covisitation: np.ndarray | None,
     ) -> list[Recommendation]:
-        from shoprec.pipeline._candidates import gather_candidates, widened
-
         config = self.settings
         popularity, trending = view.popularity, view.trending
         known_history = history[history >= 0]
@@ -353,7 +305,7 @@ class Pipeline:
 
     def _fuse_ranker(
         self,
-        view: _Catalog,
+        view: CatalogView,
         request: Request,
         history: np.ndarray,
         rows: np.ndarray,
@@ -381,17 +333,10 @@ class Pipeline:
         view = self._check_fitted()
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string", field="query")
-        if not 0.0 <= personalization <= 1.0:
-            raise ValidationError("personalization must lie in [0, 1]", field="personalization")
+        query_vector = self._query_encoder().encode_queries([query])[0]
         with single_blas_thread():
-            scores = view.vectors @ self._query_encoder().encode_queries([query])[0]
-        rows = view.attributes.rows(history)
-        rows = rows[rows >= 0]
-        if len(rows) and personalization > 0:
-            interest = view.vectors[rows].mean(axis=0)
-            interest /= max(float(np.linalg.norm(interest)), 1e-12)
-            scores = (1 - personalization) * scores + personalization * (view.vectors @ interest)
-        return self._top(view, scores, k, exclude=())
+            scores = personalised_scores(view, query_vector, history, personalization)
+        return top_items(view, scores, k, exclude=())
 
     def similar_items(self, item_id: str, *, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` items with the closest text to ``item_id`` (itself excluded)."""
@@ -401,7 +346,7 @@ class Pipeline:
             raise ValidationError(f"unknown item id {item_id!r}", field="item_id")
         with single_blas_thread():
             scores = view.vectors @ view.vectors[row]
-        return self._top(view, scores, k, exclude=(item_id,))
+        return top_items(view, scores, k, exclude=(item_id,))
 
     def _query_encoder(self) -> Any:
         """The text encoder, created once (an ONNX session costs ~200 ms to open)."""
@@ -418,19 +363,6 @@ class Pipeline:
                     )
                 self._encoder = encoder
             return self._encoder
-
-    @staticmethod
-    def _top(
-        view: _Catalog, scores: np.ndarray, k: int, exclude: Collection[str]
-    ) -> list[tuple[str, float]]:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValidationError(f"k must be a positive integer, got {k!r}", field="k")
-        banned = view.attributes.rows([*exclude, *view.removed])
-        scores = scores.astype(np.float64, copy=True)
-        scores[banned[banned >= 0]] = -np.inf
-        top = np.argsort(-scores, kind="stable")[:k]
-        top = top[np.isfinite(scores[top])]
-        return [(str(view.attributes.item_ids[r]), float(scores[r])) for r in top]
 
     # -- catalog updates --------------------------------------------------------------------------
     def add_items(self, catalog: Catalog) -> None:
@@ -480,28 +412,39 @@ class Pipeline:
             return self._features[1]
 
     # -- persistence ------------------------------------------------------------------------------
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | Path) -> Path:
         """Write the pipeline as one directory (see :mod:`shoprec.pipeline._artifact`)."""
-        from shoprec.pipeline._artifact import save_pipeline
-
-        return save_pipeline(self, path)
+        view = self._check_fitted()
+        components = {"model": self.model_, "popularity": self.popularity_}
+        for name in ("covisitation", "trending"):
+            if (component := getattr(self, f"{name}_")) is not None:
+                components[name] = component
+        parts = PipelineParts(
+            config=self.settings,
+            random_state=self.random_state,
+            components=components,
+            ranker=self.ranker_,
+            catalog=view.catalog,
+            vectors=view.vectors,
+            fingerprint=self.fingerprint_,
+            metrics=self.metrics_,
+            removed=view.removed,
+        )
+        return save_pipeline(parts, path)
 
     @classmethod
-    def load(cls, path: Any) -> Pipeline:
-        """Read a directory written by :meth:`save`."""
-        from shoprec.pipeline._artifact import load_pipeline
-
-        return load_pipeline(path)
-
-
-def _by_catalog_row(
-    values: np.ndarray, rows: np.ndarray, n_items: int, *, fill: float
-) -> np.ndarray:
-    """``values`` (last axis over a model's items) laid out by catalog row: item ``j`` goes to
-    row ``rows[j]``; ``fill`` where no model item lands, and items with ``rows[j] < 0`` (not in
-    the catalog) drop. float64."""
-    values = np.asarray(values)
-    out = np.full((*values.shape[:-1], n_items), fill, dtype=np.float64)
-    known = rows >= 0
-    out[..., rows[known]] = values[..., known]
-    return out
+    def load(cls, path: str | Path) -> Pipeline:
+        """Read a directory written by :meth:`save`; components that disagree with the catalog
+        fail here with an :class:`~shoprec.exceptions.ArtifactError` naming the directory."""
+        parts = load_pipeline(path)
+        pipeline = cls(parts.config, random_state=parts.random_state)
+        pipeline.model_ = parts.components["model"]
+        pipeline.popularity_ = parts.components["popularity"]
+        pipeline.covisitation_ = parts.components.get("covisitation")
+        pipeline.trending_ = parts.components.get("trending")
+        pipeline.ranker_ = parts.ranker
+        pipeline.fingerprint_ = parts.fingerprint
+        pipeline.metrics_ = dict(parts.metrics)
+        with reading(Path(path)):
+            pipeline._view = pipeline._make_view(parts.catalog, parts.vectors, parts.removed)
+        return pipeline

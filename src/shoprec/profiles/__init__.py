@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shoprec.profiles._config import MS_PER_DAY, Intent, PortraitConfig
+from shoprec.profiles._context import user_context_text
 from shoprec.profiles._item_features import (
     PRICE_BAND_QUANTILES,
     ItemFeature,
@@ -21,4 +22,5 @@ __all__ = [
     "PriceBand",
     "UserPortrait",
     "build_portraits",
+    "user_context_text",
 ]

@@ -16,8 +16,8 @@ from shoprec.ranking._pairs import (
     TrainingPair,
     check_pairs,
     mine_training_pairs,
-    user_context_text,
 )
+from shoprec.ranking._registry import SCORERS, load_scorer
 from shoprec.ranking._scorer import Scorer, fuse_scores, score_within_budget
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "HORIZON_DAYS",
     "LTR_FORMAT",
     "LTR_SOURCES",
+    "SCORERS",
     "CTRRanker",
     "ItemContext",
     "LTRRanker",
@@ -37,11 +38,11 @@ __all__ = [
     "check_pairs",
     "export_ctr_onnx",
     "fuse_scores",
+    "load_scorer",
     "mine_training_pairs",
     "platt_scaling",
     "score_within_budget",
     "sigmoid",
-    "user_context_text",
     "user_contexts",
     "validation_pairs",
 ]

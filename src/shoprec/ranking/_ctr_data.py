@@ -16,8 +16,8 @@ import numpy as np
 
 from shoprec.data import Catalog, Interactions, Split
 from shoprec.models import Recommender
-from shoprec.profiles import ItemFeatures, build_portraits
-from shoprec.ranking._pairs import mine_training_pairs, user_context_text
+from shoprec.profiles import ItemFeatures, build_portraits, user_context_text
+from shoprec.ranking._pairs import mine_training_pairs
 from shoprec.text import item_texts
 
 __all__ = ["PairSet", "user_contexts", "validation_pairs"]

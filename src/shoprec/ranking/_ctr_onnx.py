@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,6 +131,16 @@ class OnnxCTRRanker:
         self._session: Any = None
         self._tokenizer: Any = None
         self._manifest: dict[str, Any] = {}
+
+    def save(self, path: str | Path) -> Path:
+        """Copy the export to the new directory ``path`` (the :class:`Scorer` contract)."""
+        shutil.copytree(self.path, path)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> OnnxCTRRanker:
+        """The ranker on the export at ``path``, opened lazily (checked on first use)."""
+        return cls(path)
 
     @property
     def calibration(self) -> tuple[float, float]:

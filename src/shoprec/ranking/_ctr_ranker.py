@@ -25,9 +25,9 @@ import numpy as np
 
 from shoprec._artifacts import read_manifest
 from shoprec._runtime import torch_threads
-from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
+from shoprec.exceptions import ArtifactError, NotFittedError, ParameterError
 from shoprec.ranking._calibration import platt_scaling, sigmoid
-from shoprec.ranking._pairs import Pairs, check_pairs
+from shoprec.ranking._pairs import Pairs, check_pairs, hold_out_groups
 
 if TYPE_CHECKING:
     import torch
@@ -176,7 +176,9 @@ class CTRRanker:
         self._check_params()
         train = check_pairs(contexts, candidates, labels, "training")
         if validation is None and groups is not None:
-            train, validation = self._hold_out(train, groups)
+            train, validation = hold_out_groups(
+                train, groups, fraction=self.validation_fraction, random_state=self.random_state
+            )
         valid = None if validation is None else check_pairs(*validation, source="validation")
         with torch_threads(self.num_threads):
             self.tokenizer_, self.network_ = self._build(warm_start)
@@ -256,33 +258,13 @@ class CTRRanker:
 
     def _check_params(self) -> None:
         if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
+            raise ParameterError(f"mode must be one of {_MODES}, got {self.mode!r}")
         if self.calibration not in ("platt", "none"):
-            raise ValueError(f"calibration must be 'platt' or 'none', got {self.calibration!r}")
+            raise ParameterError(f"calibration must be 'platt' or 'none', got {self.calibration!r}")
         if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in (0, 1): {self.validation_fraction}")
-
-    def _hold_out(self, train: Pairs, groups: np.ndarray | Sequence[str]) -> tuple[Pairs, Pairs]:
-        """Split off ``validation_fraction`` of the groups (at least one, and one remains)."""
-        groups = np.asarray(groups)
-        if groups.shape != (len(train[2]),):
-            raise ValidationError(
-                f"groups must have one entry per pair ({len(train[2])}), got {groups.shape}",
-                source="fit",
-                field="groups",
+            raise ParameterError(
+                f"validation_fraction must be in (0, 1): {self.validation_fraction}"
             )
-        unique = np.unique(groups)
-        if len(unique) < 2:
-            raise ValidationError("need at least two groups to hold some out", field="groups")
-        rng = np.random.default_rng(self.random_state)
-        n_valid = min(len(unique) - 1, max(1, round(self.validation_fraction * len(unique))))
-        held = np.isin(groups, rng.choice(unique, size=n_valid, replace=False))
-
-        def take(mask: np.ndarray) -> Pairs:
-            rows = np.flatnonzero(mask).tolist()
-            return [train[0][i] for i in rows], [train[1][i] for i in rows], train[2][mask]
-
-        return take(~held), take(held)
 
     def _build(
         self, warm_start: CTRRanker | None = None

@@ -8,9 +8,14 @@ from typing import NamedTuple
 import numpy as np
 
 from shoprec.exceptions import ValidationError
-from shoprec.profiles import UserPortrait
 
-__all__ = ["Pairs", "TrainingPair", "check_pairs", "mine_training_pairs", "user_context_text"]
+__all__ = [
+    "Pairs",
+    "TrainingPair",
+    "check_pairs",
+    "hold_out_groups",
+    "mine_training_pairs",
+]
 
 Pairs = tuple[Sequence[str], Sequence[str], np.ndarray]  # contexts, candidates, labels
 
@@ -21,40 +26,6 @@ class TrainingPair(NamedTuple):
     user_id: str
     item_id: str
     label: int
-
-
-def user_context_text(
-    portrait: UserPortrait | str | None = None,
-    recent_titles: Sequence[str] = (),
-    *,
-    max_titles: int = 5,
-) -> str:
-    """The user side of a CTR pair, from a portrait summary and recent item titles.
-
-    Template (parts omitted when empty)::
-
-        {summary} Recently: {title_1}; {title_2}; ... {title_k}.
-
-    with titles most recent first, at most ``max_titles`` of them, whitespace collapsed, for
-    example ``"Mostly buys Headphones from Sony, premium. Recently: WH-1000XM4; USB-C cable."``.
-
-    Parameters
-    ----------
-    portrait
-        A :class:`~shoprec.profiles.UserPortrait` (its :meth:`summary` is used), an already
-        written summary, or ``None``.
-    recent_titles
-        Titles of the user's items, most recent first.
-    max_titles
-        At most this many titles are shown.
-    """
-    summary = portrait.summary() if isinstance(portrait, UserPortrait) else (portrait or "")
-    parts = [" ".join(summary.split())]
-    titles = [" ".join(t.split()).rstrip(".") for t in recent_titles[:max_titles]]
-    titles = [t for t in titles if t]
-    if titles:
-        parts.append(f"Recently: {'; '.join(titles)}.")
-    return " ".join(p for p in parts if p)
 
 
 def mine_training_pairs(
@@ -140,3 +111,29 @@ def check_pairs(
     if len(y) == 0:
         raise ValidationError("no pairs", source=source)
     return contexts, candidates, y.astype(np.int64)
+
+
+def hold_out_groups(
+    pairs: Pairs, groups: np.ndarray | Sequence[str], *, fraction: float, random_state: int | None
+) -> tuple[Pairs, Pairs]:
+    """Split off ``fraction`` of the groups (e.g. users; at least one, and one remains):
+    ``(kept, held_out)``, so that no group is on both sides."""
+    groups = np.asarray(groups)
+    if groups.shape != (len(pairs[2]),):
+        raise ValidationError(
+            f"groups must have one entry per pair ({len(pairs[2])}), got {groups.shape}",
+            source="fit",
+            field="groups",
+        )
+    unique = np.unique(groups)
+    if len(unique) < 2:
+        raise ValidationError("need at least two groups to hold some out", field="groups")
+    rng = np.random.default_rng(random_state)
+    n_valid = min(len(unique) - 1, max(1, round(fraction * len(unique))))
+    held = np.isin(groups, rng.choice(unique, size=n_valid, replace=False))
+
+    def take(mask: np.ndarray) -> Pairs:
+        rows = np.flatnonzero(mask).tolist()
+        return [pairs[0][i] for i in rows], [pairs[1][i] for i in rows], pairs[2][mask]
+
+    return take(~held), take(held)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -17,11 +18,18 @@ _RANKER_CHUNK = 10
 
 
 class Scorer(Protocol):
-    """A second-stage pair scorer, e.g. :class:`~shoprec.models.OnnxCTRRanker`."""
+    """A second-stage pair scorer, e.g. :class:`~shoprec.ranking.OnnxCTRRanker`.
+
+    ``decision_function`` scores ``n`` (user context, candidate text) pairs: ``(n,)`` float
+    logits, higher is better. ``save(path)`` writes the scorer to a new directory and the
+    class's ``load(path)`` reads it back; :func:`~shoprec.ranking.load_scorer` finds the class.
+    """
 
     def decision_function(
         self, contexts: Sequence[str], candidates: Sequence[str]
     ) -> np.ndarray: ...
+
+    def save(self, path: str | Path) -> Path: ...
 
 
 def fuse_scores(model: np.ndarray, ranker: np.ndarray, weight: float = 1.0) -> np.ndarray:

@@ -9,8 +9,7 @@ import pandas as pd
 
 from shoprec.data import Catalog
 from shoprec.exceptions import ValidationError
-from shoprec.profiles import UserPortrait
-from shoprec.ranking import user_context_text
+from shoprec.profiles import UserPortrait, user_context_text
 from shoprec.serve._deployment import Deployment
 from shoprec.store import EventStore
 

@@ -27,8 +27,8 @@ from shoprec.data import (
     Interactions,
     Item,
     auto_split,
-    minimal_catalog,
 )
+from shoprec.datasets import minimal_catalog
 from shoprec.exceptions import ValidationError
 from shoprec.store._base import EventStore
 from shoprec.store._quarantine import quarantined_users

@@ -3,7 +3,7 @@ fractions, and platform-balanced sampling.
 
 A *platform* is one shop: the ``platform`` value its items and events carry, or a whole dataset
 (then its name is the platform). :func:`combine_platforms` joins several platforms into one
-:class:`~shoprec.data._datasets.Dataset` whose user and item ids are made platform-unique as
+:class:`~shoprec.datasets._datasets.Dataset` whose user and item ids are made platform-unique as
 ``"platform:id"``, so shops that share ids (or, like the Amazon 2023 Beauty/Health/Handmade
 categories, share customers) keep separate catalogs and separate user sequences.
 :func:`subsample_users` keeps a target's validation and test events fixed and trains on a share

@@ -7,14 +7,14 @@ from fastapi import APIRouter, Depends, Request
 from shoprec.exceptions import ValidationError
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin
 from shoprec.serve._deployment import Deployment, freeze_heap
-from shoprec.serve._schemas import (
+from shoprec.serve._state import ServingState
+from shoprec.serve._versions import KeptVersion
+from shoprec.serve.schemas._core import (
     ReloadRequest,
     RollbackRequest,
     VersionInfo,
     VersionResponse,
 )
-from shoprec.serve._state import ServingState
-from shoprec.serve._versions import KeptVersion
 
 __all__ = ["router"]
 

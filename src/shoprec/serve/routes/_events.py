@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from shoprec.exceptions import ValidationError
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin
-from shoprec.serve._schemas import BatchIngestResult, EventBatch, EventIn, IngestResult
 from shoprec.serve._telemetry import mark_personal
+from shoprec.serve.schemas._core import BatchIngestResult, EventBatch, EventIn, IngestResult
 from shoprec.store import AppendResult, EventContext
 
 __all__ = ["router"]

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shoprec.serve._dependencies import API_PREFIX, require_read
-from shoprec.serve._schemas import HealthResponse, ReadyResponse
+from shoprec.serve.schemas._core import HealthResponse, ReadyResponse
 
 __all__ = ["router"]
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from shoprec.exceptions import ValidationError
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin, require_read
-from shoprec.serve._schemas import (
+from shoprec.serve.schemas._core import (
     DeleteResult,
     Id,
     ItemBatch,

@@ -22,7 +22,7 @@ from shoprec.online import (
     stop_experiment,
 )
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin, require_read
-from shoprec.serve._online_schemas import (
+from shoprec.serve.schemas._online import (
     ExperimentIn,
     ExperimentList,
     ExperimentOut,

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from shoprec.pipeline import Recommendation
 from shoprec.serve._dependencies import API_PREFIX, RecommendBatcherDep, require_read
 from shoprec.serve._queries import RecommendQuery
-from shoprec.serve._schemas import (
+from shoprec.serve._telemetry import mark_personal
+from shoprec.serve.schemas._core import (
     RecommendationRequest,
     RecommendationResponse,
     RecommendedItem,
 )
-from shoprec.serve._telemetry import mark_personal
 from shoprec.store import Impression
 
 __all__ = ["router"]

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_read
-from shoprec.serve._schemas import ScoredItem, SearchParams, SearchResponse
 from shoprec.serve._telemetry import mark_personal
+from shoprec.serve.schemas._core import ScoredItem, SearchParams, SearchResponse
 
 __all__ = ["router"]
 

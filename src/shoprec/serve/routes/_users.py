@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin, require_read
-from shoprec.serve._schemas import Id, PortraitResponse, UserDeleted
 from shoprec.serve._telemetry import mark_personal
+from shoprec.serve.schemas._core import Id, PortraitResponse, UserDeleted
 
 __all__ = ["router"]
 

@@ -1,6 +1,6 @@
 """Adapters: read each named dataset's files into a catalog and a split.
 
-One loader per dataset of :data:`shoprec.data._datasets.DATASETS`:
+One loader per dataset of :data:`shoprec.datasets._datasets.DATASETS`:
 ``loader(folder, step) -> (catalog, split)`` reads the files in ``folder`` and calls ``step`` once
 per stage (``items``, ``events``, ``split``) for the progress bar. Every item and event carries its
 ``platform`` so models can train across shops.
@@ -17,9 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shoprec.data._recbole import parse_token_seq
-from shoprec.data._schema import CATEGORY_SEPARATOR, Catalog, Interactions
-from shoprec.data._splits import Split, leave_one_out, temporal_split
+from shoprec.data import (
+    CATEGORY_SEPARATOR,
+    Catalog,
+    Interactions,
+    Split,
+    leave_one_out,
+    parse_token_seq,
+    temporal_split,
+)
 from shoprec.exceptions import ValidationError
 
 logger = logging.getLogger(__name__)

@@ -27,11 +27,17 @@ import pandas as pd
 
 from shoprec._artifacts import read_manifest
 from shoprec.config import SPLITS
+from shoprec.data import (
+    EVENT_COLUMNS,
+    ITEM_COLUMNS,
+    Catalog,
+    Dataset,
+    IngestReport,
+    Interactions,
+    read_catalog,
+    read_events,
+)
 from shoprec.data._cleaning import CLEAN, CleaningConfig, finish_cleaning, normalise_catalog
-from shoprec.data._dataset import Dataset
-from shoprec.data._ingest import IngestReport
-from shoprec.data._readers import read_catalog, read_events
-from shoprec.data._schema import EVENT_COLUMNS, ITEM_COLUMNS, Catalog, Interactions
 from shoprec.data._splits import Split, auto_split, chosen_split, split_events
 from shoprec.exceptions import ArtifactError, DatasetNotFoundError, ValidationError
 

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from shoprec.data._dataset import Dataset
-from shoprec.data._schema import Catalog, Interactions
-from shoprec.data._splits import temporal_split
+from shoprec.data import Catalog, Dataset, Interactions, temporal_split
 
 __all__ = ["SyntheticTastes", "make_synthetic_shop", "synthetic_tastes"]
 

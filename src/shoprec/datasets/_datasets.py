@@ -4,7 +4,8 @@ Each entry of :data:`DATASETS` is a :class:`DatasetSpec`: the folder under the d
 the files its adapter reads, where those files come from and, for datasets with an official
 public download, how to fetch and convert it. :func:`load_dataset` reads one into a
 :class:`Dataset` (catalog + split), fetching it first when it is missing and fetchable.
-The loaders live in :mod:`shoprec.data._adapters`, downloading in :mod:`shoprec.data._fetch`.
+The loaders live in :mod:`shoprec.datasets._adapters`, downloading in
+:mod:`shoprec.datasets._fetch`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from shoprec.config import find_config, read_config, site_config_path
-from shoprec.data._adapters import (
+from shoprec.data import Catalog, Dataset, Split
+from shoprec.datasets._adapters import (
     Step,
     _load_amazon2014_beauty,
     _load_amazon2023_bhh,
@@ -26,8 +28,7 @@ from shoprec.data._adapters import (
     _load_movielens,
     _load_uci_online_retail,
 )
-from shoprec.data._dataset import Dataset
-from shoprec.data._fetch import (
+from shoprec.datasets._fetch import (
     DATA_DIR_ENV,
     _missing_files,
     _not_found,
@@ -35,9 +36,7 @@ from shoprec.data._fetch import (
     _unpack_movielens,
     _unpack_uci_online_retail,
 )
-from shoprec.data._local import load_ingested
-from shoprec.data._schema import Catalog
-from shoprec.data._splits import Split
+from shoprec.datasets._local import load_ingested
 from shoprec.exceptions import DatasetNotFoundError
 
 __all__ = [

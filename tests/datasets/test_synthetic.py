@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shoprec.data import Dataset, make_synthetic_shop
+from shoprec.data import Dataset
+from shoprec.datasets import make_synthetic_shop
 
 START_MS = 1_704_067_200_000  # 2024-01-01 UTC
 DAY_MS = 86_400_000

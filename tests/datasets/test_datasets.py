@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA, requires_shared_data
-from shoprec.data import (
+from shoprec.data import Dataset
+from shoprec.datasets import (
     DATASETS,
-    Dataset,
     DownloadSource,
     _datasets,
     available_datasets,
@@ -355,7 +355,7 @@ def test_amazon2023_beauty_health_handmade() -> None:
 
 @requires_shared_data("uci_online_retail")
 def test_uci_online_retail(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="shoprec.data"):
+    with caplog.at_level(logging.INFO, logger="shoprec.datasets"):
         dataset = load_dataset("uci_online_retail", data_dir=SHARED_DATA, download=False)
     assert "removed 9288 cancellation, 10624 non-positive quantity and 135080" in caplog.text
     assert counts(dataset) == (4_339, 3_665, 397_924)

@@ -4,7 +4,7 @@
 against its sha256, unpacked (or converted) into a staging folder and moved into the data
 directory, with a ``FETCHED.json`` record of where it came from. When the files are missing and
 cannot be fetched, :func:`_not_found` says which files to put where and where they come from.
-The registry (:mod:`shoprec.data._datasets`) passes its specs in; they are read through the
+The registry (:mod:`shoprec.datasets._datasets`) passes its specs in; they are read through the
 :class:`_Spec` and :class:`_Source` protocols, so this module does not import it.
 """
 
@@ -40,7 +40,7 @@ _CHUNK = 1 << 20
 
 
 class _Source(Protocol):
-    """What fetching reads of a :class:`~shoprec.data._datasets.DownloadSource`."""
+    """What fetching reads of a :class:`~shoprec.datasets._datasets.DownloadSource`."""
 
     @property
     def url(self) -> str: ...
@@ -55,7 +55,7 @@ class _Source(Protocol):
 
 
 class _Spec(Protocol):
-    """What fetching reads of a :class:`~shoprec.data._datasets.DatasetSpec`."""
+    """What fetching reads of a :class:`~shoprec.datasets._datasets.DatasetSpec`."""
 
     @property
     def name(self) -> str: ...

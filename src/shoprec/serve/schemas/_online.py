@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shoprec.online import Experiment, Variant, VariantComparison
-from shoprec.serve._schemas import Id, PathText, _Body
+from shoprec.serve.schemas._core import Id, PathText, _Body
 
 __all__ = [
     "ExperimentIn",

@@ -1,0 +1,147 @@
+"""The request-side snapshot of the catalog: everything a request reads about the items, laid
+out by catalog row and replaced whole on catalog updates, so a request never sees half an
+update."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from shoprec.data import Catalog
+from shoprec.exceptions import ValidationError
+from shoprec.models import ItemCoVisitation, Popularity, Recommender
+from shoprec.pipeline._config import Request
+from shoprec.rerank import Explainer, ItemAttributes, RerankConfig, Reranker
+from shoprec.text import item_texts
+
+__all__ = [
+    "CatalogView",
+    "by_catalog_row",
+    "catalog_view",
+    "covisitation_scores",
+    "personalised_scores",
+    "top_items",
+]
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """Everything a request reads about the items, replaced whole on catalog updates."""
+
+    catalog: Catalog
+    texts: list[str]
+    titles: list[str]
+    vectors: np.ndarray  # (n_items, dim) unit rows
+    attributes: ItemAttributes
+    reranker: Reranker
+    explainer: Explainer
+    is_new: np.ndarray  # (n_items,) bool: no training events
+    new_rows: np.ndarray  # rows where is_new
+    popularity: np.ndarray  # (n_items,) training events per item
+    trending: np.ndarray | None  # (n_items,) recency-weighted events
+    model_rows: np.ndarray  # catalog row of each of the model's items (-1: not in the catalog)
+    covisitation_rows: np.ndarray | None  # the same for the co-visitation source
+    removed: frozenset[str]
+
+
+def catalog_view(
+    rerank: RerankConfig,
+    catalog: Catalog,
+    vectors: np.ndarray,
+    removed: frozenset[str],
+    *,
+    model: Recommender,
+    popularity: Popularity,
+    trending: Popularity | None,
+    covisitation: ItemCoVisitation | None,
+) -> CatalogView:
+    """The snapshot of ``catalog`` (with its unit text ``vectors``) for the fitted components."""
+    attributes = ItemAttributes.from_catalog(catalog)
+    counts = _by_row(popularity, attributes, popularity.item_scores_)
+    recent = None if trending is None else _by_row(trending, attributes, trending.item_scores_)
+    neighbours, covisitation_rows = None, None
+    if covisitation is not None:
+        rows = covisitation_rows = attributes.rows(covisitation.item_ids_)
+        moved = sp.csr_matrix(  # the neighbour matrix re-indexed by catalog rows
+            (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(catalog), len(rows))
+        )
+        neighbours = (moved @ covisitation.neighbors_ @ moved.T).tocsr()
+    titles = catalog.frame["title"].astype(str).tolist()
+    return CatalogView(
+        catalog=catalog,
+        texts=item_texts(catalog),
+        titles=titles,
+        vectors=np.asarray(vectors, dtype=np.float32),
+        attributes=attributes,
+        reranker=Reranker(rerank, attributes, vectors, counts),
+        explainer=Explainer(attributes, titles, embeddings=vectors, co_visitation=neighbours),
+        is_new=counts <= 0,
+        new_rows=np.flatnonzero(counts <= 0),
+        popularity=counts,
+        trending=recent,
+        model_rows=attributes.rows(model.item_ids_),
+        covisitation_rows=covisitation_rows,
+        removed=removed,
+    )
+
+
+def _by_row(model: Recommender, attributes: ItemAttributes, values: np.ndarray) -> np.ndarray:
+    """A per-model-item array laid out by catalog rows (0 where the model has no entry)."""
+    return by_catalog_row(values, attributes.rows(model.item_ids_), len(attributes), fill=0.0)
+
+
+def by_catalog_row(
+    values: np.ndarray, rows: np.ndarray, n_items: int, *, fill: float
+) -> np.ndarray:
+    """``values`` (last axis over a model's items) laid out by catalog row: item ``j`` goes to
+    row ``rows[j]``; ``fill`` where no model item lands, and items with ``rows[j] < 0`` (not in
+    the catalog) drop. float64."""
+    values = np.asarray(values)
+    out = np.full((*values.shape[:-1], n_items), fill, dtype=np.float64)
+    known = rows >= 0
+    out[..., rows[known]] = values[..., known]
+    return out
+
+
+def covisitation_scores(
+    view: CatalogView, model: Recommender, requests: Sequence[Request]
+) -> np.ndarray:
+    """Co-visitation scores ``(n_requests, n_items)`` by catalog row."""
+    scores = model.score([model.encode_items(r.history) for r in requests])
+    rows = view.covisitation_rows
+    assert rows is not None  # set whenever the co-visitation source is
+    return by_catalog_row(scores, rows, len(view.catalog), fill=0.0)
+
+
+def top_items(
+    view: CatalogView, scores: np.ndarray, k: int, exclude: Collection[str]
+) -> list[tuple[str, float]]:
+    """The ``k`` best-scored items, ``exclude`` and removed items skipped."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValidationError(f"k must be a positive integer, got {k!r}", field="k")
+    banned = view.attributes.rows([*exclude, *view.removed])
+    scores = scores.astype(np.float64, copy=True)
+    scores[banned[banned >= 0]] = -np.inf
+    top = np.argsort(-scores, kind="stable")[:k]
+    top = top[np.isfinite(scores[top])]
+    return [(str(view.attributes.item_ids[r]), float(scores[r])) for r in top]
+
+
+def personalised_scores(
+    view: CatalogView, query: np.ndarray, history: Sequence[str], personalization: float
+) -> np.ndarray:
+    """Text match of every item to the unit ``query`` vector, mixed by ``personalization``
+    with its match to the user's interest (the mean vector of their ``history``)."""
+    if not 0.0 <= personalization <= 1.0:
+        raise ValidationError("personalization must lie in [0, 1]", field="personalization")
+    scores = view.vectors @ query
+    rows = view.attributes.rows(history)
+    rows = rows[rows >= 0]
+    if len(rows) and personalization > 0:
+        interest = view.vectors[rows].mean(axis=0)
+        interest /= max(float(np.linalg.norm(interest)), 1e-12)
+        scores = (1 - personalization) * scores + personalization * (view.vectors @ interest)
+    return scores
