@@ -143,7 +143,10 @@ def simulate_rows(args: argparse.Namespace) -> list[Row]:
 
 
 def _rounded(row: Row) -> Row:
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
+    def short(key: str, value: float) -> float:  # p-values keep their magnitude
+        return float(f"{value:.3g}") if "p_value" in key else round(value, 6)
+
+    return {k: short(k, v) if isinstance(v, float) else v for k, v in row.items()}
 
 
 # -- impression logging's cost ---------------------------------------------------------------------

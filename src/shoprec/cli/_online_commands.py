@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from shoprec.cli._app import load_source, main, parse_time
+from shoprec.cli._app import from_store_options, load_source, main, parse_time
 
 _URL = click.option(
     "--url", envvar="SHOPREC_URL", default="http://127.0.0.1:8000", show_default=True,
@@ -130,6 +130,7 @@ def _fmt(value: float | None) -> str:
     "those the pipelines were built on); replay: held-out test events of --dataset.",
 )  # fmt: skip
 @click.option("--dataset", default="synthetic", show_default=True, help="For --mode replay.")
+@from_store_options
 @click.option("--users", type=int, default=800, show_default=True)
 @click.option("--items", type=int, default=400, show_default=True)
 @click.option("--shop-seed", type=int, default=0, show_default=True)
@@ -293,7 +294,9 @@ def _config(base: Any, model: str | None, encoder: str | None, config_type: Any)
         if model is None:
             raise click.UsageError("no champion yet: give --champion DIR or --model NAME")
         base = config_type(model=model)
-    changes = {k: v for k, v in (("model", model), ("encoder", encoder)) if v is not None}
+    changes: dict[str, Any] = {
+        k: v for k, v in (("model", model), ("encoder", encoder)) if v is not None
+    }
     if "model" in changes and changes["model"] != base.model:
         changes["model_params"] = {}
     return replace(base, **changes)

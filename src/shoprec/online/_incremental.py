@@ -123,7 +123,7 @@ def fine_tune(
         logger.info("fine-tuning %s from %d previous tensors", previous.name, copied)
         return network
 
-    model._network = warm_network  # type: ignore[attr-defined,method-assign]
+    model._network = warm_network  # type: ignore[attr-defined]
     try:
         model.fit(interactions, catalog, validation=validation)
     finally:

@@ -205,9 +205,9 @@ def import_events(
             # (which took two thirds of the import time).
             rows = _frame_rows(chunk, begin)
             ids: list[str | None] = list(keys[begin : begin + batch_size])
-            result = store._append(rows, ids, [False] * len(rows))
-            stored += result.stored
-            duplicates += result.duplicates
+            appended = store._append(rows, ids, [False] * len(rows))
+            stored += appended.stored
+            duplicates += appended.duplicates
             bar.update(len(chunk))
     result = ImportResult(len(frame), stored, duplicates, items, time.perf_counter() - start)
     logger.info("imported %s", result.summary())
