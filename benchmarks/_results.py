@@ -36,9 +36,15 @@ def machine() -> str:
 
 
 def write_results(
-    name: str, rows: Sequence[Mapping[str, Any]], *, notes: str = "", command: str | None = None
+    name: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    notes: str = "",
+    command: str | None = None,
+    group_by: str | None = None,
 ) -> Path:
-    """Write ``results/NAME.json`` and replace NAME's section of RESULTS.md."""
+    """Write ``results/NAME.json`` and replace NAME's section of RESULTS.md (one table, or one
+    per value of the ``group_by`` key when rows of different kinds have different columns)."""
     RESULTS_DIR.mkdir(exist_ok=True)
     record = {
         "benchmark": name,
@@ -50,7 +56,7 @@ def write_results(
     }
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
-    _update_markdown(name, record, notes)
+    _update_markdown(name, record, notes, group_by)
     return path
 
 
@@ -60,9 +66,19 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _update_markdown(name: str, record: Mapping[str, Any], notes: str) -> None:
-    rows = record["rows"]
+def _table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     columns = list(dict.fromkeys(key for row in rows for key in row))
+    return [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+        *("| " + " | ".join(_format(row.get(c, "")) for c in columns) + " |" for row in rows),
+    ]
+
+
+def _update_markdown(
+    name: str, record: Mapping[str, Any], notes: str, group_by: str | None = None
+) -> None:
+    rows = record["rows"]
     lines = [
         f"<!-- {name}:start -->",
         f"## {name}",
@@ -71,10 +87,13 @@ def _update_markdown(name: str, record: Mapping[str, Any], notes: str) -> None:
         f"- machine: {record['machine']}",
         f"- command: `{record['command']}`",
         "",
-        "| " + " | ".join(columns) + " |",
-        "|" + "|".join("---" for _ in columns) + "|",
-        *("| " + " | ".join(_format(row.get(c, "")) for c in columns) + " |" for row in rows),
     ]
+    if group_by is None:
+        lines += _table(rows)
+    else:
+        for value in dict.fromkeys(row.get(group_by) for row in rows):
+            lines += [*_table([r for r in rows if r.get(group_by) == value]), ""]
+        lines.pop()
     if notes:
         lines += ["", notes.strip()]
     lines.append(f"<!-- {name}:end -->")

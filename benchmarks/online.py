@@ -135,6 +135,9 @@ def simulate_rows(args: argparse.Namespace) -> list[Row]:
                                            visits=args.visits, random_state=seed)  # fmt: skip
             elapsed = time.perf_counter() - start
             for row in measured_against_truth(truth, status):
+                low, high = row.pop("ctr_ci")
+                row.update(ctr_ci_low=low, ctr_ci_high=high)
+                row = {"step": "experiment", **row}
                 row["pipeline"] = Path(variants[row["variant"]]).name
                 row["visits_per_s"] = round(truth.lists[row["variant"]] / elapsed, 1)
                 rows.append(_rounded(row))
@@ -293,13 +296,15 @@ def main() -> None:
     for _, new_rows in runs:
         rows += new_rows
     rows += [r for r in previous if _step_of(r) not in done]
-    write_results("online", rows, notes=notes(rows))
+    write_results("online", rows, notes=notes(rows), group_by="step")
 
 
 def _step_of(row: Row) -> str:
     step = str(row.get("step", ""))
     if "experiment" in row:
         return "simulate"
+    if step == "impressions":
+        return step
     return "kill" if step.startswith("kill") else step
 
 

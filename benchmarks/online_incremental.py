@@ -80,7 +80,7 @@ def main() -> None:
         logger.info("%s", rows[-1])
     previous = [r for r in _previous_rows() if _step_of(r) != "incremental"]
     all_rows = previous + rows
-    write_results("online", all_rows, notes=notes(all_rows))
+    write_results("online", all_rows, notes=notes(all_rows), group_by="step")
 
 
 if __name__ == "__main__":
