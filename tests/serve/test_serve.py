@@ -440,8 +440,9 @@ def test_serve_command_runs_uvicorn_without_access_log_and_with_a_concurrency_li
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
     monkeypatch.setenv("SHOPREC_MAX_CONCURRENCY", "32")
+    monkeypatch.setenv("SHOPREC_API_KEY", "k")
     args = ["serve", "--pipeline", str(artifacts["a"]), "--store", store_url, "--port", "9123"]
-    result = CliRunner().invoke(main, [*args, "--api-key", "k"], catch_exceptions=False)
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     ((app, options),) = calls
     assert isinstance(app, FastAPI)

@@ -433,3 +433,72 @@ def test_rollback_reaches_any_of_the_last_n_versions(
     assert changed.status_code == 409 and "changed on disk" in changed.json()["detail"]
     plain = client.post("/v1/admin/rollback")  # the most recent, still in memory
     assert plain.json()["active"]["version"] == ids["d"]
+
+
+# -- 7, 8. secrets off the command line; no key, no exposure ---------------------------------------
+@pytest.fixture
+def serve_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[Any, list[Any]]]:
+    """Run ``shoprec serve`` with uvicorn replaced; returns the result and uvicorn's calls."""
+    import uvicorn
+    from click.testing import CliRunner
+
+    from shoprec.cli import main
+
+    for name in ("API_KEY", "READ_KEY", "STORE_URL", "API_KEY_FILE", "STORE_URL_FILE"):
+        monkeypatch.delenv(f"SHOPREC_{name}", raising=False)
+
+    def run(*args: str) -> tuple[Any, list[Any]]:
+        calls: list[Any] = []
+        monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+        return CliRunner().invoke(main, ["serve", *args]), calls
+
+    return run
+
+
+def test_secrets_come_from_files_or_the_environment_never_argv(
+    serve_cli: Callable[..., tuple[Any, list[Any]]],
+    artifacts: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key, read, url = tmp_path / "key", tmp_path / "read", tmp_path / "url"
+    key.write_text(ADMIN + "\n")
+    read.write_text(READ + "\n")
+    url.write_text(f"sqlite:///{tmp_path / 'events.db'}\n")
+    pipeline = ["--pipeline", str(artifacts["a"])]
+    result, calls = serve_cli(
+        *pipeline, "--api-key-file", str(key), "--read-key-file", str(read),
+        "--store-url-file", str(url), "--host", "0.0.0.0",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    settings = calls[0][0].state.settings
+    assert settings.api_key.get_secret_value() == ADMIN
+    assert settings.read_key.get_secret_value() == READ
+    assert settings.store_url == f"sqlite:///{tmp_path / 'events.db'}"
+    assert "warning" not in result.output
+    result, _ = serve_cli(*pipeline, "--api-key", ADMIN)
+    assert result.exit_code == 2 and "No such option" in result.output  # keys stay off argv
+    monkeypatch.setenv("SHOPREC_API_KEY", ADMIN)
+    result, calls = serve_cli(*pipeline, "--host", "0.0.0.0")
+    assert result.exit_code == 0 and calls[0][0].state.settings.api_key.get_secret_value() == ADMIN
+    result, _ = serve_cli(*pipeline, "--api-key-file", str(key))
+    assert result.exit_code == 2 and "not both" in result.output
+    result, _ = serve_cli(*pipeline, "--store", "postgresql://shop:hunter2@db/shop")
+    assert "holds a password" in result.output
+
+
+def test_no_key_warns_and_a_network_address_needs_a_key_or_insecure(
+    serve_cli: Callable[..., tuple[Any, list[Any]]], artifacts: dict[str, Any], tmp_path: Path
+) -> None:
+    args = ["--pipeline", str(artifacts["a"]), "--store", f"sqlite:///{tmp_path / 'e.db'}"]
+    result, calls = serve_cli(*args)
+    assert result.exit_code == 0 and len(calls) == 1
+    assert "warning: no API key is set" in result.output
+    for host in ("0.0.0.0", "10.1.2.3", "::", "shop.example.com"):
+        result, calls = serve_cli(*args, "--host", host)
+        assert result.exit_code == 2 and not calls, host
+        assert "refusing to serve" in result.output
+    result, calls = serve_cli(*args, "--host", "0.0.0.0", "--insecure")
+    assert result.exit_code == 0 and len(calls) == 1 and "warning" in result.output
+    for host in ("localhost", "::1", "127.0.0.2"):
+        assert serve_cli(*args, "--host", host)[0].exit_code == 0, host
