@@ -12,7 +12,7 @@ from shoprec.data import Dataset
 from shoprec.datasets import make_synthetic_shop
 from shoprec.evaluation import evaluate
 from shoprec.exceptions import ArtifactError, NotFittedError, ParameterError, ValidationError
-from shoprec.ranking import LearnedRanking, LTRRanker
+from shoprec.ranking import LearnedRanking, LTRRanker, earlier_period
 
 pytest.importorskip("lightgbm")
 
@@ -163,3 +163,16 @@ def test_stage_errors(shop: Dataset) -> None:
     ):
         with pytest.raises(ParameterError, match=match):
             LearnedRanking(**bad).fit(split.train, shop.catalog, validation=split.valid)
+
+
+def test_earlier_periods_add_training_groups(shop: Dataset) -> None:
+    split = shop.split
+    earlier, period = earlier_period(split.train, split.valid)
+    assert earlier.frame["timestamp"].max() < period.frame["timestamp"].min()
+    assert len(earlier) + len(period) == len(split.train)
+    valid_span = np.ptp(split.valid.frame["timestamp"].to_numpy())
+    assert np.ptp(period.frame["timestamp"].to_numpy()) <= valid_span
+    model = LearnedRanking(text=False, sources=("covisitation", "popularity"), extra_periods=1)
+    model.fit(split.train, shop.catalog, validation=split.valid)
+    assert model.context_.request_time == split.train.frame["timestamp"].max()
+    assert evaluate(model, split).metrics["ndcg@10"] > 0

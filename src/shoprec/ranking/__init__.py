@@ -10,7 +10,8 @@ from shoprec.ranking._ctr_onnx import CTR_ONNX_FORMAT, OnnxCTRRanker, export_ctr
 from shoprec.ranking._ctr_ranker import CTRRanker
 from shoprec.ranking._learned_ranking import LTR_SOURCES, LearnedRanking
 from shoprec.ranking._ltr import LTR_FORMAT, LTRRanker
-from shoprec.ranking._ltr_context import HORIZON_DAYS, ItemContext
+from shoprec.ranking._ltr_artifact import LEARNED_RANKING_FORMAT
+from shoprec.ranking._ltr_context import HORIZON_DAYS, ItemContext, earlier_period
 from shoprec.ranking._pairs import (
     Pairs,
     TrainingPair,
@@ -23,6 +24,7 @@ from shoprec.ranking._scorer import Scorer, fuse_scores, score_within_budget
 __all__ = [
     "CTR_ONNX_FORMAT",
     "HORIZON_DAYS",
+    "LEARNED_RANKING_FORMAT",
     "LTR_FORMAT",
     "LTR_SOURCES",
     "SCORERS",
@@ -36,6 +38,7 @@ __all__ = [
     "Scorer",
     "TrainingPair",
     "check_pairs",
+    "earlier_period",
     "export_ctr_onnx",
     "fuse_scores",
     "load_scorer",

@@ -8,7 +8,6 @@ re-fitted on everything up to now while the ranker keeps what it learned.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -19,13 +18,16 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from shoprec import __version__
-from shoprec._artifacts import atomic_directory, read_manifest, reading
 from shoprec.data import Catalog, EncodedInteractions, Interactions
-from shoprec.exceptions import ArtifactError, NotFittedError, ParameterError, ValidationError
-from shoprec.models import Recommender, create_recommender, load_recommender
+from shoprec.exceptions import NotFittedError, ParameterError, ValidationError
+from shoprec.models import Recommender, create_recommender
 from shoprec.ranking._ltr import LTRRanker
-from shoprec.ranking._ltr_context import ItemContext
+from shoprec.ranking._ltr_artifact import (
+    load_learned_ranking,
+    read_learned_ranking_params,
+    save_learned_ranking,
+)
+from shoprec.ranking._ltr_context import ItemContext, earlier_period
 from shoprec.ranking._ltr_features import candidate_features, feature_names
 
 __all__ = ["LTR_SOURCES", "LearnedRanking"]
@@ -44,7 +46,6 @@ LTR_SOURCES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _TIMED_ONLY = {"trending_7d", "trending_30d"}
 _LANGUAGE_SOURCES = {"text_sequence"}
-_FORMAT = "shoprec.learned-ranking/1"
 _NOT_CANDIDATE = np.float32(-1e30)  # finite, below every ranker score
 
 
@@ -70,6 +71,8 @@ class LearnedRanking(Recommender):
         features saying how often and how recently it was seen).
     max_train_users
         Validation users (with a target) sampled for training the ranker.
+    extra_periods
+        Earlier periods also used as training targets (see :meth:`fit_ranker`).
     batch_size
         Users whose candidates are built at once (memory ~ ``batch_size * n_items * 12`` floats).
     ranker
@@ -98,6 +101,7 @@ class LearnedRanking(Recommender):
         rank_cap: int = 200,
         exclude_seen: bool = True,
         max_train_users: int = 20_000,
+        extra_periods: int = 0,
         batch_size: int = 256,
         ranker: Mapping[str, Any] | None = None,
         random_state: int = 0,
@@ -110,6 +114,7 @@ class LearnedRanking(Recommender):
         self.rank_cap = rank_cap
         self.exclude_seen = exclude_seen
         self.max_train_users = max_train_users
+        self.extra_periods = extra_periods
         self.batch_size = batch_size
         self.ranker = ranker
         self.random_state = random_state
@@ -126,6 +131,12 @@ class LearnedRanking(Recommender):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+        if (
+            isinstance(self.extra_periods, bool)
+            or not isinstance(self.extra_periods, int)
+            or (self.extra_periods < 0)
+        ):
+            raise ParameterError(f"extra_periods must be an int >= 0, got {self.extra_periods!r}")
         if self.rank_cap < self.depth:
             raise ParameterError(
                 f"rank_cap ({self.rank_cap}) must be at least depth ({self.depth})"
@@ -179,10 +190,52 @@ class LearnedRanking(Recommender):
         item_embeddings: np.ndarray | None = None,
     ) -> Self:
         """Learn the ranker on ``validation``'s targets, with ``sources`` already fitted on
-        ``interactions`` (all on one item vocabulary: fit them with the same catalog)."""
+        ``interactions`` (all on one item vocabulary: fit them with the same catalog).
+
+        With ``extra_periods``, the same is repeated on earlier periods of ``interactions``
+        (fresh retrievers fitted on what came before each), adding training groups at other
+        request times.
+        """
         self._check_params()
         start = time.perf_counter()
-        self.use_sources(sources, interactions, catalog, item_embeddings=item_embeddings)
+        vocabulary = next(iter(sources.values())).item_ids_
+        vectors = self._embeddings(catalog, vocabulary, item_embeddings) if self.text else None
+        parts, n_targets = [], 0
+        period = (dict(sources), interactions, validation)
+        for index in range(self.extra_periods + 1):
+            if index:
+                earlier, targets = earlier_period(period[1], period[2])
+                fresh = self.create_sources(earlier)
+                for source in fresh.values():
+                    source.fit(earlier, catalog)
+                period = (fresh, earlier, targets)
+            self.use_sources(period[0], period[1], catalog, item_embeddings=vectors)
+            part, count = self._period_data(period[1], period[2])
+            parts.append((part[0], part[1], part[2] + 2 * index * self.max_train_users))
+            n_targets += count
+            logger.info("period %d: %d groups with a positive", index, len(np.unique(part[2])))
+        self.use_sources(sources, interactions, catalog, item_embeddings=vectors)
+        labels = np.concatenate([p[1] for p in parts])
+        self.ranker_ = LTRRanker(**{"random_state": self.random_state, **dict(self.ranker or {})})
+        self.ranker_.fit(
+            np.concatenate([p[0] for p in parts]),
+            labels,
+            np.concatenate([p[2] for p in parts]),
+            feature_names=self.feature_names_,
+        )
+        self.recall_ = float(labels.sum() / max(n_targets, 1))
+        logger.info(
+            "ranker fitted in %.1fs; candidate recall %.3f",
+            time.perf_counter() - start,
+            self.recall_,
+        )
+        return self
+
+    def _period_data(
+        self, interactions: Interactions, validation: Interactions
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
+        """Features, labels and groups of the sampled users with a target among their
+        candidates, and the number of targets, with the current sources."""
         histories, targets = self._training_cases(interactions, validation)
         features, labels, groups = [], [], []
         for lo, batch in self._batches(len(histories), "ranker features"):
@@ -195,20 +248,8 @@ class LearnedRanking(Recommender):
             groups.append(part.owner[keep] + lo)
         if not any(len(g) for g in groups):
             raise ValidationError("no validation target is among the candidates; cannot train")
-        self.ranker_ = LTRRanker(**{"random_state": self.random_state, **dict(self.ranker or {})})
-        self.ranker_.fit(
-            np.concatenate(features),
-            np.concatenate(labels),
-            np.concatenate(groups),
-            feature_names=self.feature_names_,
-        )
-        self.recall_ = float(np.concatenate(labels).sum() / max(len(targets), 1))
-        logger.info(
-            "ranker fitted in %.1fs; candidate recall %.3f",
-            time.perf_counter() - start,
-            self.recall_,
-        )
-        return self
+        data = (np.concatenate(features), np.concatenate(labels), np.concatenate(groups))
+        return data, len(targets)
 
     def use_sources(
         self,
@@ -341,63 +382,15 @@ class LearnedRanking(Recommender):
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write a directory: ``manifest.json``, ``ranker/`` (LightGBM text model + manifest),
-        ``sources/<name>/`` (each retriever), ``context.npz`` and ``histories.npz`` +
-        ``users.json``; written to a temporary sibling and moved into place."""
+        """Write a directory (see :mod:`shoprec.ranking._ltr_artifact`), atomically."""
         self._check_ranker()
-        path = Path(path)
-        users = list(self.histories_)
-        lengths = np.array([len(self.histories_[u]) for u in users], dtype=np.int64)
-        with atomic_directory(path) as tmp:
-            self.ranker_.save(tmp / "ranker")
-            for name, source in self.sources_.items():
-                source.save(tmp / "sources" / name)
-            self.context_.save(tmp / "context.npz")
-            items = [self.histories_[u] for u in users]
-            np.savez(
-                tmp / "histories.npz",
-                indptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                items=np.concatenate(items).astype(np.int64) if items else np.empty(0, np.int64),
-            )
-            (tmp / "users.json").write_text(json.dumps(users))
-            params = {**self.get_params(), "sources": list(self.sources)}
-            manifest = {
-                "format": _FORMAT,
-                "model": self.name,
-                "shoprec_version": __version__,
-                "params": params,
-                "sources": list(self.sources_),
-                "feature_names": self.feature_names_,
-                "recall": self.recall_,
-            }
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-        return path
+        return save_learned_ranking(
+            self, path, params={**self.get_params(), "sources": list(self.sources)}
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> LearnedRanking:
         """Read a directory written by :meth:`save`."""
-        path = Path(path)
-        manifest = read_manifest(
-            path / "manifest.json",
-            _FORMAT,
-            what="a learned ranking directory",
-            required=("params", "sources"),
-        )
-        model = cls(**manifest["params"])
-        model.ranker_ = LTRRanker.load(path / "ranker")
-        model.sources_ = {n: load_recommender(path / "sources" / n) for n in manifest["sources"]}
-        model.context_ = ItemContext.load(path / "context.npz")
-        model.item_ids_ = next(iter(model.sources_.values())).item_ids_
-        model.item_index_ = {item: i for i, item in enumerate(model.item_ids_)}
-        with reading(path / "histories.npz"), reading(path / "users.json"):
-            users = json.loads((path / "users.json").read_text())
-            with np.load(path / "histories.npz", allow_pickle=False) as stored:
-                indptr, items = stored["indptr"], stored["items"]
-            model.histories_ = {u: items[indptr[i] : indptr[i + 1]] for i, u in enumerate(users)}
-        model.feature_names_ = list(manifest.get("feature_names", []))
-        model.recall_ = float(manifest.get("recall", float("nan")))
-        if model.feature_names_ != model.ranker_.feature_names_:
-            raise ArtifactError(f"{path}: the ranker's features differ from the manifest's")
-        if model.context_.n_items != len(model.item_ids_):
-            raise ArtifactError(f"{path / 'context.npz'} does not fit the sources' items")
+        model = cls(**read_learned_ranking_params(path))
+        load_learned_ranking(model, path)
         return model

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from shoprec._artifacts import reading
-from shoprec.data import Catalog, EncodedInteractions
-from shoprec.exceptions import ArtifactError
+from shoprec.data import Catalog, EncodedInteractions, Interactions, leave_one_out
+from shoprec.exceptions import ArtifactError, ValidationError
 
-__all__ = ["HORIZON_DAYS", "ItemContext"]
+__all__ = ["HORIZON_DAYS", "ItemContext", "earlier_period"]
 
 _DAY_MS = 86_400_000
 # Popularity windows (days before the request time) for data with real timestamps.
@@ -163,3 +163,22 @@ def _catalog_columns(
         np.full(n, np.nan) if price is None else np.log1p(price.clip(lower=0).to_numpy(float))
     )
     return codes[0], codes[1], log_price.astype(np.float32)
+
+
+def earlier_period(
+    interactions: Interactions, validation: Interactions
+) -> tuple[Interactions, Interactions]:
+    """``interactions`` cut into the events before a period and the period's events: the
+    period as long as ``validation`` and just before it (time-stamped events), or each user's
+    last event (order-only events, as leave-one-out does)."""
+    if not interactions.has_timestamps:
+        split = leave_one_out(interactions)
+        return split.train.concat(split.valid), split.test
+    ts = interactions.frame["timestamp"].to_numpy()
+    valid_ts = validation.frame["timestamp"].to_numpy()
+    end = int(valid_ts.min()) if len(valid_ts) else int(ts.max()) + 1
+    span = max(int(valid_ts.max()) - end if len(valid_ts) else 0, _DAY_MS)
+    before = ts < end - span
+    if not before.any() or before.all():
+        raise ValidationError("too little history for an earlier training period")
+    return interactions.select(before), interactions.select(~before)

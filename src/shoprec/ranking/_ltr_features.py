@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shoprec._runtime import single_blas_thread
 from shoprec.models import Recommender
 from shoprec.ranking._ltr_context import ItemContext
 
@@ -97,7 +98,7 @@ def candidate_features(
         last = [h[-1:] for h in histories]
         columns.append(np.asarray(covisitation.score(last), dtype=np.float32))
     text_columns = (
-        _text_columns(context, histories, blocked, proposed, depth, rank_cap) if text else []
+        _text_source(context, histories, blocked, proposed, depth, rank_cap) if text else []
     )
     owner, items = np.nonzero(proposed)  # row-major: grouped by user
     gathered = [column[owner, items] for column in columns]
@@ -105,6 +106,7 @@ def candidate_features(
     gathered += _affinities(context, histories, owner, items)
     gathered += _user_features(histories, seen, owner, items)
     gathered += [column[owner, items] for column in text_columns]
+    gathered += _text_pairs(context, histories, owner, items) if text else []
     features = np.stack(gathered, axis=1).astype(np.float32)
     return CandidateBatch(
         owner=owner.astype(np.int64), items=items.astype(np.int64), features=features
@@ -143,7 +145,7 @@ def _capped_ranks(scores: np.ndarray, cap: int) -> np.ndarray:
     return ranks
 
 
-def _text_columns(
+def _text_source(
     context: ItemContext,
     histories: list[np.ndarray],
     blocked: np.ndarray,
@@ -151,24 +153,15 @@ def _text_columns(
     depth: int,
     rank_cap: int,
 ) -> list[np.ndarray]:
-    """Text source rank, portrait cosine, last-item cosine and best cosine to recent items;
-    proposes the top ``depth`` by portrait cosine and the top ``depth`` new items."""
-    vectors = context.embeddings
-    if vectors is None:
-        raise ValueError("text features need item embeddings in the context")
-    n_users, n_items = len(histories), context.n_items
+    """Rank and cosine of every item to the user's portrait vector (recency-weighted mean of
+    the history's text vectors); proposes the top ``depth`` and the top ``depth`` new items."""
+    vectors = _vectors(context)
+    n_users = len(histories)
     portrait = np.zeros((n_users, vectors.shape[1]), dtype=np.float32)
-    recent = np.zeros((n_users, n_items), dtype=np.float32)
-    last = np.zeros((n_users, n_items), dtype=np.float32)
     for row, history in enumerate(histories):
-        if not len(history):
-            continue
-        tail = history[-_RECENT:]
-        weights = 0.8 ** np.arange(len(history))[::-1]  # recent items count more
-        portrait[row] = weights @ vectors[history]
-        similar = vectors[tail] @ vectors.T  # (len(tail), n_items)
-        recent[row] = similar.max(axis=0)
-        last[row] = similar[-1]
+        if len(history):
+            weights = 0.8 ** np.arange(len(history), dtype=np.float32)[::-1]  # recent count more
+            portrait[row] = weights @ vectors[history]
     portrait /= np.maximum(np.linalg.norm(portrait, axis=1, keepdims=True), 1e-12)
     cosine = portrait @ vectors.T
     has_history = np.array([len(h) > 0 for h in histories])
@@ -176,10 +169,45 @@ def _text_columns(
     ranks = _capped_ranks(eligible, rank_cap)
     ranks[~has_history] = rank_cap + 1
     proposed |= ranks <= depth
-    new = np.where(context.is_new[None, :], eligible, np.float32(-1e30))
     if context.is_new.any():
+        new = np.where(context.is_new[None, :], eligible, np.float32(-1e30))
         proposed |= (_capped_ranks(new, depth) <= depth) & (new > -1e30)
-    return [ranks, cosine, last, recent]
+    return [ranks, cosine]
+
+
+def _text_pairs(
+    context: ItemContext, histories: list[np.ndarray], owner: np.ndarray, items: np.ndarray
+) -> list[np.ndarray]:
+    """Cosine of each candidate to the user's last item and its best cosine to the last
+    :data:`_RECENT` items (0 without history), computed for the pairs only."""
+    vectors = _vectors(context)
+    last = np.zeros(len(items), dtype=np.float32)
+    best = np.zeros(len(items), dtype=np.float32)
+    bounds = np.searchsorted(owner, np.arange(len(histories) + 1))  # owner is sorted
+    with single_blas_thread():  # many small products: waking BLAS threads costs more
+        _pair_cosines(vectors, histories, items, bounds, last, best)
+    return [last, best]
+
+
+def _pair_cosines(
+    vectors: np.ndarray,
+    histories: list[np.ndarray],
+    items: np.ndarray,
+    bounds: np.ndarray,
+    last: np.ndarray,
+    best: np.ndarray,
+) -> None:
+    for row, history in enumerate(histories):
+        lo, hi = bounds[row], bounds[row + 1]
+        if len(history) and hi > lo:
+            similar = vectors[history[-_RECENT:]] @ vectors[items[lo:hi]].T  # (recent, pairs)
+            last[lo:hi], best[lo:hi] = similar[-1], similar.max(axis=0)
+
+
+def _vectors(context: ItemContext) -> np.ndarray:
+    if context.embeddings is None:
+        raise ValueError("text features need item embeddings in the context")
+    return context.embeddings
 
 
 def _item_features(context: ItemContext, items: np.ndarray) -> list[np.ndarray]:

@@ -1,0 +1,170 @@
+"""The learned ranking stage (LambdaRank over many candidate sources) against every single model.
+
+For each dataset: the retrievers are fitted on the training period; the ranker learns from the
+validation period's targets (grouped per user, early stopping on held-out users); test targets
+are never seen. Two ways of fitting before the test period are reported:
+
+- ``fit=train``: retrievers and single models as fitted on the training period;
+- ``fit=train_valid``: the deployment-faithful protocol: retrievers and single models re-fitted on
+  train+valid, the ranker kept from validation (``LearnedRanking.use_sources``).
+
+Each under both evaluation protocols: ``exclude_seen`` (history excluded, ours) and
+``include_seen`` (RecBole's; the stage is trained with history candidates for it). ``ltr-no_lm``
+is the same stage without any language-model feature (no text cosines, no text source, no
+text_sequence). Fitted retrievers are cached on disk between runs.
+
+    nice -n 10 python benchmarks/ranking.py [--datasets a,b] [--sequence sasrec,text_sequence]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _results import DATA_DIR, RESULTS_DIR, write_results
+from shoprec.data import Dataset, Interactions, load_dataset
+from shoprec.evaluation import evaluate
+from shoprec.models import Recommender, load_recommender
+from shoprec.ranking import LearnedRanking
+from shoprec.text import create_encoder, default_cache_dir, encode_catalog
+
+logger = logging.getLogger("ranking")
+
+DATASETS = ("amazon2014_beauty", "amazon2023_electronics", "uci_online_retail")
+PROTOCOLS = {"exclude_seen": True, "include_seen": False}
+METRICS = ("ndcg@10", "hr@10", "mrr", "coverage@10")
+SEQUENCE_PARAMS: dict[str, dict[str, Any]] = {"sasrec": {}, "text_sequence": {}}
+CACHE = Path(os.environ.get("SHOPREC_BENCH_CACHE") or default_cache_dir() / "bench-ranking")
+
+
+def fitted_sources(
+    stage: LearnedRanking, dataset: Dataset, events: Interactions, fit: str, epochs: int | None
+) -> tuple[dict[str, Recommender], dict[str, float]]:
+    """The stage's retrievers fitted on ``events``, read from the disk cache when there."""
+    sources, seconds = {}, {}
+    for name, model in stage.create_sources(events).items():
+        folder = CACHE / dataset.name / fit / name
+        if (folder / "train_s.json").is_file():
+            sources[name] = load_recommender(folder)
+            seconds[name] = json.loads((folder / "train_s.json").read_text())["train_s"]
+            continue
+        if epochs is not None and "epochs" in model.get_params():
+            model.epochs = epochs  # type: ignore[attr-defined]
+        logger.info("fitting %s on %s (%s)", name, dataset.name, fit)
+        start = time.perf_counter()
+        validation = dataset.split.valid if fit == "train" else None
+        model.fit(events, dataset.catalog, validation=validation)
+        seconds[name] = time.perf_counter() - start
+        model.save(folder)
+        (folder / "train_s.json").write_text(json.dumps({"train_s": seconds[name]}))
+        sources[name] = model
+    return sources, seconds
+
+
+def row(dataset: str, model: str, protocol: str, fit: str, result: Any, train_s: float) -> dict:
+    out = {"dataset": dataset, "model": model, "protocol": protocol, "fit": fit}
+    out.update({m: result.metrics[m] for m in METRICS})
+    out["train_s"] = round(train_s, 1)
+    out["users"] = int(result.metrics["users"])
+    out["repeat_users"] = int(result.skipped.get("repeat_users", 0))
+    return out
+
+
+def run_dataset(name: str, args: argparse.Namespace) -> list[dict]:
+    dataset = load_dataset(name, data_dir=args.data_dir, progress=True)
+    split, catalog = dataset.split, dataset.catalog
+    vectors = encode_catalog(
+        catalog, create_encoder("onnx"), cache_dir=default_cache_dir() / "vectors", progress=True
+    )
+    sources = ["covisitation", "als", "popularity", "trending_7d", "trending_30d"]
+    sequence = [s for s in args.sequence.split(",") if s]
+    rows: list[dict] = []
+    for protocol, exclude in PROTOCOLS.items():
+        stages = {}
+        for variant, text in (("ltr", True), ("ltr-no_lm", False)):
+            chosen = sources + [s for s in sequence if text or s != "text_sequence"]
+            stages[variant] = LearnedRanking(
+                sources=tuple(chosen),
+                text=text,
+                exclude_seen=exclude,
+                max_train_users=args.max_train_users,
+                ranker={"n_jobs": 2},
+                random_state=args.seed,
+                progress=True,
+            )
+        full = LearnedRanking(sources=tuple(sources + sequence), text=True)
+        for fit, events in (("train", split.train), ("train_valid", split.train_valid)):
+            fitted, seconds = fitted_sources(full, dataset, events, fit, args.epochs)
+            for source, model in fitted.items():
+                result = evaluate(model, split, exclude_seen=exclude, name=source)
+                rows.append(row(name, source, protocol, fit, result, seconds[source]))
+                logger.info("%s", rows[-1])
+            for variant, stage in stages.items():
+                mine = {s: fitted[s] for s in stage.source_names(events)}
+                if fit == "train":
+                    start = time.perf_counter()
+                    stage.fit_ranker(mine, events, split.valid, catalog, item_embeddings=vectors)
+                    stage.ranker_seconds_ = time.perf_counter() - start
+                    logger.info("%s importances: %s", variant, _top(stage))
+                else:
+                    stage.use_sources(mine, events, catalog, item_embeddings=vectors)
+                result = evaluate(stage, split, exclude_seen=exclude, name=variant, progress=True)
+                train_s = stage.ranker_seconds_ + sum(seconds[s] for s in mine)
+                rows.append(row(name, variant, protocol, fit, result, train_s))
+                rows[-1]["candidate_recall"] = round(stage.recall_, 4)
+                logger.info("%s", rows[-1])
+    return rows
+
+
+def _top(stage: LearnedRanking) -> str:
+    gains = stage.ranker_.feature_importances()
+    total = sum(gains.values()) or 1.0
+    return ", ".join(f"{k} {v / total:.2f}" for k, v in list(gains.items())[:8])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--sequence", default="", help="sequence sources: sasrec,text_sequence")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs of sequence sources")
+    parser.add_argument("--max-train-users", type=int, default=20_000)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    chosen = args.datasets.split(",")
+    previous = RESULTS_DIR / "ranking.json"
+    rows = []
+    if previous.is_file():  # keep the other datasets' rows: datasets run one at a time
+        rows = [r for r in json.loads(previous.read_text())["rows"] if r["dataset"] not in chosen]
+    for name in chosen:
+        rows += run_dataset(name, args)
+        write_results("ranking", _ordered(rows), notes=NOTES)
+
+
+def _ordered(rows: list[dict]) -> list[dict]:
+    order = {"exclude_seen": 0, "include_seen": 1, "train_valid": 0, "train": 1}
+    return sorted(
+        rows,
+        key=lambda r: (r["dataset"], order[r["protocol"]], order[r["fit"]], -r["ndcg@10"]),
+    )
+
+
+NOTES = """\
+See the docstring of benchmarks/ranking.py for the protocols. `train_s` of `ltr` rows: the
+retrievers' fitting plus building the ranker's features and training it (fit=train_valid: the
+re-fitted retrievers plus the ranker trained before). `candidate_recall`: share of validation
+targets among the stage's candidates (the ceiling of the stage). `repeat_users`: test users whose
+target is already in their history (scored only under include_seen). Timings taken beside other
+jobs on 2 shared cores.
+"""
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
