@@ -74,6 +74,13 @@ class DetectorConfig:
     coherence_threshold
         On order-only data (no spikes to see), an item whose supporters' coherence is this far
         below other items' is suspicious.
+    size_threshold
+        On order-only data, an item whose users' mean item count is this many standard errors
+        below all users' (scaled by the items' empirical null, as spikes are) is suspicious;
+        its cohort is its users with fewer items than ``cohort_size`` of all users.
+    cohort_size
+        Quantile of users' item counts below which a supporter of such an item is in its
+        cohort.
     min_supporters
         Items with fewer distinct users are never suspicious (too few to judge).
     new_account_days
@@ -89,6 +96,8 @@ class DetectorConfig:
     forest_threshold: float = 8.0
     item_threshold: float = 6.5
     coherence_threshold: float = 8.0
+    size_threshold: float = 3.3
+    cohort_size: float = 0.1
     min_supporters: int = 20
     new_account_days: float = 1.0
     cohort_coherence: float = 0.25
@@ -233,10 +242,18 @@ def _item_z(items: pd.DataFrame, config: DetectorConfig) -> pd.DataFrame:
         scale = max(float(spike.quantile(0.9)) / _NORMAL_Q90, 1.0)
         z = (spike / scale) / config.item_threshold
         feature = "new_account_spike"
-    else:  # order-only data: only the baskets behind an item can tell
+    else:  # order-only data: only the accounts behind an item can tell
         coherence = np.log(judged["supporter_coherence"] + 0.1)
-        z = -robust_z(coherence, floor=0.1) / config.coherence_threshold
-        feature = "supporter_coherence"
+        size = -judged["supporter_size_z"]  # low: accounts with nearly nothing else
+        size_scale = max(float(size.abs().quantile(0.9)) / _NORMAL_Q90, 1.0)
+        tests = pd.DataFrame(
+            {
+                "supporter_coherence": -robust_z(coherence, floor=0.1) / config.coherence_threshold,
+                "supporter_size_z": size / size_scale / config.size_threshold,
+            }
+        )
+        z = tests.max(axis=1)
+        feature = tests.fillna(-np.inf).idxmax(axis=1)
     return pd.DataFrame({"z": z.fillna(-np.inf), "feature": feature}, index=judged.index)
 
 
@@ -253,9 +270,13 @@ def _cohorts(
     events = events[events["item_id"].isin(suspicious.index)]
     if interactions.has_timestamps:
         member = _burst_members(interactions, events, config)
-    else:
+    else:  # the supporters the item's test singled out: incoherent baskets, or tiny accounts
+        by_size = events["item_id"].map(suspicious["feature"]).eq("supporter_size_z").to_numpy()
         low = users["coherence"].quantile(config.cohort_coherence)
-        member = events["user_id"].map(users["coherence"]).fillna(0.0).le(low).to_numpy()
+        incoherent = events["user_id"].map(users["coherence"]).fillna(0.0).le(low).to_numpy()
+        few = users["n_items"].quantile(config.cohort_size)
+        tiny = events["user_id"].map(users["n_items"]).lt(few).to_numpy()
+        member = np.where(by_size, tiny, incoherent)
     chosen = events[member]
     return chosen.drop_duplicates("user_id").set_index("user_id")["item_id"]
 

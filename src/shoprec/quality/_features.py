@@ -28,7 +28,9 @@ Item features
     items, so the share alone is high for many items, but a crowd of new accounts on one item in
     one day is rare);
     ``cooccurrence_burst`` (share of its same-day co-occurrences with other items that fall on
-    its busiest day for them); ``supporter_coherence`` (median coherence of the item's users).
+    its busiest day for them); ``supporter_coherence`` (median coherence of the item's users);
+    ``supporter_size_z`` (how far the item's users' mean log item count is from all users', in
+    standard errors: a crowd of accounts that do nothing else is far below).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ ITEM_FEATURES = (
     "new_account_spike",
     "cooccurrence_burst",
     "supporter_coherence",
+    "supporter_size_z",
 )
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
@@ -243,7 +246,18 @@ def item_features(interactions: Interactions, users: pd.DataFrame | None = None)
     pairs = events.drop_duplicates(["user_id", "item_id"])
     coherence = pairs["user_id"].map(users["coherence"])
     out["supporter_coherence"] = coherence.groupby(pairs["item_id"]).median()
+    out["supporter_size_z"] = _supporter_size_z(pairs, users)
     return out.reindex(columns=list(ITEM_FEATURES)).astype(float)
+
+
+def _supporter_size_z(pairs: pd.DataFrame, users: pd.DataFrame) -> pd.Series:
+    """z-score of the mean log item count of an item's users against all users' (robust centre
+    and scale, the standard error of a mean of that many users)."""
+    size = np.log1p(users["n_items"])
+    centre = float(size.median())
+    scale = max(1.4826 * float((size - centre).abs().median()), 0.05)
+    grouped = pairs["user_id"].map(size).groupby(pairs["item_id"])
+    return (grouped.mean() - centre) / (scale / np.sqrt(grouped.count()))
 
 
 def _bursts(events: pd.DataFrame, has_timestamps: bool) -> pd.DataFrame:
