@@ -94,11 +94,16 @@ def test_an_experiment_splits_users_survives_a_restart_and_stops(
     assert [e["name"] for e in listed] == ["als-16"]
 
 
-def test_a_variant_that_cannot_load_starts_nothing(make_client: Client, store_url: str) -> None:
+def test_a_variant_that_cannot_load_starts_nothing(
+    make_client: Client, store_url: str, artifacts: dict[str, Any]
+) -> None:
     client = make_client()
-    bad = {"name": "bad", "variants": [{"name": "A"}, {"name": "B", "pipeline": "/nowhere"}]}
+    missing = str(Path(artifacts["a"]).parent / "missing")
+    bad = {"name": "bad", "variants": [{"name": "A"}, {"name": "B", "pipeline": missing}]}
     response = client.post("/v1/admin/experiments", json=bad)
-    assert response.status_code == 422 and "pipeline" in response.text
+    assert response.status_code == 422, response.text
+    outside = {"name": "bad", "variants": [{"name": "A"}, {"name": "B", "pipeline": "/etc"}]}
+    assert client.post("/v1/admin/experiments", json=outside).status_code == 403
     with open_store(store_url) as store:
         assert running_experiment(store) is None
 
