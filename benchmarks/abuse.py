@@ -8,8 +8,12 @@ three ways - clean, attacked, attacked with the flagged accounts' events quarant
 target item's exposure is measured: the share of real test users whose top 10 (history excluded)
 holds it. The filter's cost is NDCG@10 on the clean data, with and without it.
 
-    python benchmarks/abuse.py [--datasets ...] [--models covisitation,trending,text_sequence]
-        [--seed 2] [--text-epochs 3]
+    python benchmarks/abuse.py [--datasets ...] [--models covisitation,trending,ltr]
+        [--attacks average@3%,...] [--seed 2] [--text-epochs 1] [--merge]
+
+--merge keeps the rows of earlier runs (other datasets, models or attacks) in abuse.json, so
+the expensive models can run on a subset. `ltr` is the learned ranking stage without its
+language-model features (text=False), to keep its 14 fits per dataset affordable.
 
 Detector thresholds were tuned on amazon2023_electronics attacks simulated with seed 1; this
 script runs seed 2 (other targets and profiles) everywhere.
@@ -18,6 +22,7 @@ script runs seed 2 (other targets and profiles) everywhere.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from _results import DATA_DIR, write_results
+from _results import DATA_DIR, RESULTS_DIR, write_results
 from shoprec.data import Interactions, Split
 from shoprec.datasets import load_dataset
 from shoprec.evaluation import evaluate
@@ -41,7 +46,7 @@ ATTACKS = (
     ("bandwagon", 0.03),
     ("purchase_burst", 0.01),
 )
-NOTES_HEAD = """\
+NOTES = """\
 Rows: one per dataset, attack and model. precision / recall / fpr: the detector's flags against
 the simulated accounts (fpr = flagged real users / real users). exposure_*: share of real test
 users whose top 10 holds the target item, for the model trained on clean, attacked, and attacked
@@ -53,20 +58,44 @@ at fpr <= .01; exposure_filtered <= 1.5 x exposure_clean; ndcg@10 cost <= 1%.
 
 
 def make_model(name: str, *, seed: int, text_epochs: int) -> Recommender:
-    """The benchmark's models: co-visitation, trending popularity, the text-sequence model."""
+    """The benchmark's models: co-visitation, trending popularity, the text-sequence model and
+    the learned ranking stage."""
     if name == "trending":
         return create_recommender("popularity", half_life_days=30.0)
     if name == "text_sequence":
         return create_recommender(
             "text_sequence", max_epochs=text_epochs, random_state=seed, encoder="onnx"
         )
+    if name == "ltr":
+        from shoprec.ranking import LearnedRanking
+
+        return LearnedRanking(text=False, random_state=seed)
     return create_recommender(name)
 
 
-def exposure(model: Recommender, users: np.ndarray, targets: np.ndarray) -> float:
+def attack_name(kind: str, fraction: float) -> str:
+    return f"{kind}@{fraction:.0%}"
+
+
+def merged(rows: list[dict]) -> list[dict]:
+    """Earlier rows of abuse.json whose (dataset, attack, model) this run did not produce, then
+    this run's rows."""
+    path = RESULTS_DIR / "abuse.json"
+    keys = {(r["dataset"], r["attack"], r["model"]) for r in rows}
+    old = json.loads(path.read_text())["rows"] if path.exists() else []
+    kept = [r for r in old if (r["dataset"], r["attack"], r["model"]) not in keys]
+    return sorted(kept + rows, key=lambda r: (r["dataset"], r["model"] != "detector", r["model"]))
+
+
+def exposure(
+    model: Recommender, users: np.ndarray, targets: np.ndarray, *, batch: int = 1024
+) -> float:
     """Share of ``users`` whose top 10 (their history excluded) holds one of ``targets``."""
-    ids, _ = model.recommend(list(users), k=10)
-    return float(np.isin(ids, targets).any(axis=1).mean())
+    hits = 0
+    for start in range(0, len(users), batch):  # a batch's scores are batch x n_items floats
+        ids, _ = model.recommend(list(users[start : start + batch]), k=10)
+        hits += int(np.isin(ids, targets).any(axis=1).sum())
+    return hits / max(len(users), 1)
 
 
 def detection(flagged: np.ndarray, fake: np.ndarray, users: np.ndarray) -> dict[str, float]:
@@ -105,9 +134,11 @@ def run_dataset(name: str, args: argparse.Namespace, rows: list[dict]) -> None:
             "detect_s": round(time.perf_counter() - started, 1),
         }
     )
+    chosen = args.attacks.split(",") if args.attacks else None
     attacks = [
         simulate_attack(train, AttackConfig(kind, fraction=fraction), random_state=args.seed)
         for kind, fraction in ATTACKS
+        if chosen is None or attack_name(kind, fraction) in chosen
     ]
     detected = []
     for attack in attacks:
@@ -135,7 +166,7 @@ def run_dataset(name: str, args: argparse.Namespace, rows: list[dict]) -> None:
             rows.append(
                 {
                     "dataset": name,
-                    "attack": f"{attack.config.kind}@{attack.config.fraction:.0%}",
+                    "attack": attack_name(attack.config.kind, attack.config.fraction),
                     "model": model_name,
                     **scores,
                     "exposure_clean": exposure(clean, test_users, attack.targets),
@@ -148,22 +179,28 @@ def run_dataset(name: str, args: argparse.Namespace, rows: list[dict]) -> None:
                 }
             )
             logging.info("%s", rows[-1])
-        write_results("abuse", rows, notes=NOTES_HEAD)
+        save(rows, args)
+
+
+def save(rows: list[dict], args: argparse.Namespace) -> None:
+    write_results("abuse", merged(rows) if args.merge else rows, notes=NOTES)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--models", default="covisitation,trending,text_sequence")
+    parser.add_argument("--models", default="covisitation,trending,ltr")
     parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--text-epochs", type=int, default=3)
+    parser.add_argument("--text-epochs", type=int, default=1)
+    parser.add_argument("--attacks", default="", help="e.g. bandwagon@3%%,purchase_burst@1%%")
+    parser.add_argument("--merge", action="store_true", help="keep other rows of abuse.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     rows: list[dict] = []
     for name in args.datasets.split(","):
         run_dataset(name, args, rows)
-    write_results("abuse", rows, notes=NOTES_HEAD)
+    save(rows, args)
 
 
 if __name__ == "__main__":
