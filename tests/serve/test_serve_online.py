@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from serve_support import Client, version_of
 from shoprec.online import attributed_impressions, running_experiment
-from shoprec.serve._impressions import ImpressionLog
+from shoprec.serve import ImpressionLog
 from shoprec.store import EventContext, Impression, SQLiteStore, open_store
 
 

@@ -6,6 +6,7 @@ from shoprec.serve._app import API_PREFIX, create_app
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._deployment import Deployment
 from shoprec.serve._event_checks import RESERVED_USER_PREFIX
+from shoprec.serve._impressions import ImpressionLog
 from shoprec.serve._queries import RecommendQuery
 from shoprec.serve._settings import DEFAULT_STATE_DIR, ServiceSettings
 from shoprec.serve._state import ServingState
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_STATE_DIR",
     "RESERVED_USER_PREFIX",
     "Deployment",
+    "ImpressionLog",
     "MicroBatcher",
     "RecommendQuery",
     "ServiceSettings",
