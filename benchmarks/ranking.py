@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from _results import DATA_DIR, RESULTS_DIR, write_results
 from shoprec.data import Dataset, Interactions, load_dataset
 from shoprec.evaluation import evaluate
@@ -85,7 +86,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> list[dict]:
     sources = ["covisitation", "als", "popularity", "trending_7d", "trending_30d"]
     sequence = [s for s in args.sequence.split(",") if s]
     rows: list[dict] = []
-    for protocol, exclude in PROTOCOLS.items():
+    for protocol in args.protocols.split(","):
+        exclude = PROTOCOLS[protocol]
         stages = {}
         for variant, text in (("ltr", True), ("ltr-no_lm", False)):
             chosen = sources + [s for s in sequence if text or s != "text_sequence"]
@@ -94,12 +96,23 @@ def run_dataset(name: str, args: argparse.Namespace) -> list[dict]:
                 text=text,
                 exclude_seen=exclude,
                 max_train_users=args.max_train_users,
+                extra_periods=args.extra_periods,
                 ranker={"n_jobs": 2},
                 random_state=args.seed,
                 progress=True,
             )
         full = LearnedRanking(sources=tuple(sources + sequence), text=True)
-        for fit, events in (("train", split.train), ("train_valid", split.train_valid)):
+        # The ranker learns with retrievers fitted on the training period, whatever is scored.
+        train_sources, _ = fitted_sources(full, dataset, split.train, "train", args.epochs)
+        for variant, stage in stages.items():
+            mine = {s: train_sources[s] for s in stage.source_names(split.train)}
+            start = time.perf_counter()
+            stage.fit_ranker(mine, split.train, split.valid, catalog, item_embeddings=vectors)
+            stage.ranker_seconds_ = time.perf_counter() - start
+            logger.info("%s importances: %s", variant, _top(stage))
+        fits = {"train": split.train, "train_valid": split.train_valid}
+        for fit in args.fits.split(","):
+            events = fits[fit]
             fitted, seconds = fitted_sources(full, dataset, events, fit, args.epochs)
             for source, model in fitted.items():
                 result = evaluate(model, split, exclude_seen=exclude, name=source)
@@ -107,13 +120,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> list[dict]:
                 logger.info("%s", rows[-1])
             for variant, stage in stages.items():
                 mine = {s: fitted[s] for s in stage.source_names(events)}
-                if fit == "train":
-                    start = time.perf_counter()
-                    stage.fit_ranker(mine, events, split.valid, catalog, item_embeddings=vectors)
-                    stage.ranker_seconds_ = time.perf_counter() - start
-                    logger.info("%s importances: %s", variant, _top(stage))
-                else:
-                    stage.use_sources(mine, events, catalog, item_embeddings=vectors)
+                stage.use_sources(mine, events, catalog, item_embeddings=vectors)
                 result = evaluate(stage, split, exclude_seen=exclude, name=variant, progress=True)
                 train_s = stage.ranker_seconds_ + sum(seconds[s] for s in mine)
                 rows.append(row(name, variant, protocol, fit, result, train_s))
@@ -134,6 +141,9 @@ def main() -> None:
     parser.add_argument("--sequence", default="", help="sequence sources: sasrec,text_sequence")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of sequence sources")
     parser.add_argument("--max-train-users", type=int, default=20_000)
+    parser.add_argument("--extra-periods", type=int, default=2, help="earlier training periods")
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS))
+    parser.add_argument("--fits", default="train,train_valid")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
