@@ -147,3 +147,25 @@ def test_a_broken_config_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(path), "models"])
     assert result.exit_code == 2
     assert "unknown key 'nmae' in [model]" in result.output and "Traceback" not in result.output
+
+
+def test_config_reaches_build_validate_and_store_import(tmp_path: Path) -> None:
+    from shoprec.cli import main as group
+    from shoprec.cli._defaults import command_defaults
+
+    (tmp_path / "data").mkdir()
+    config = read_config(
+        write(
+            tmp_path / "shoprec.toml",
+            '[data]\nevents = "e.csv"\nout = "data/shop"\n[data.columns]\nuser_id = "c"\n'
+            '[store]\nurl = "sqlite:///x.db"\n[service]\npipeline = "pipelines/shop"\n',
+        )
+    )
+    defaults = command_defaults(group, config)
+    assert defaults["build"]["out"] == str(tmp_path / "pipelines/shop")  # what serve serves
+    assert defaults["build"]["dataset"] == str(tmp_path / "data/shop")  # what ingest wrote
+    assert defaults["serve"]["pipeline"] == str(tmp_path / "pipelines/shop")
+    assert defaults["validate"]["events_path"] == str(tmp_path / "e.csv")
+    assert "dataset" not in defaults["validate"]  # the raw files, as ingest will read them
+    assert defaults["store"]["import"]["store_url"] == "sqlite:///x.db"
+    assert defaults["ingest"]["mapping"] == ["user_id=c"]

@@ -31,17 +31,22 @@ def _settings(config: ShoprecConfig) -> tuple[dict[str, Any], dict[str, dict[str
         "seed": model.seed,
     }
     fitting = {"model_name": model.name, "params": _params(model.params)}
+    files = {
+        "events_path": data.events,
+        "catalog_path": data.catalog,
+        "mapping": _pairs(data.columns),
+        "item_mapping": _pairs(data.item_columns),
+        "event_type": data.event_type,
+    }
     specific = {
         "ingest": {
-            "events_path": data.events,
-            "catalog_path": data.catalog,
-            "mapping": _pairs(data.columns),
-            "item_mapping": _pairs(data.item_columns),
-            "event_type": data.event_type,
+            **files,
             "lenient": data.lenient or None,
             "out": data.out,
             "item_index": data.item_index,
         },
+        # validate checks the raw files the file names, as ingest will read them
+        "validate": {**files, "dataset": None} if data.events else {},
         "init": {},
         "train": fitting,
         "build": {
@@ -51,6 +56,7 @@ def _settings(config: ShoprecConfig) -> tuple[dict[str, Any], dict[str, dict[str
             "max_per_category": rerank.max_per_category,
             "max_per_brand": rerank.max_per_brand,
             "novelty": rerank.novelty,
+            "out": service.pipeline,  # build writes what serve serves
         },
         "serve": {
             "pipeline": service.pipeline,
@@ -59,21 +65,34 @@ def _settings(config: ShoprecConfig) -> tuple[dict[str, Any], dict[str, dict[str
             "port": service.port,
         },
         "explain": {"pipeline_dir": service.pipeline},
+        "store import": {"store_url": config.store.url},
         "similar": {"pipeline_dir": service.pipeline},
     }
     return shared, specific
 
 
-def command_defaults(group: click.Command, config: ShoprecConfig) -> dict[str, dict[str, Any]]:
-    """``default_map`` for ``group``: command name -> parameter name -> value from ``config``.
+def command_defaults(group: click.Command, config: ShoprecConfig) -> dict[str, Any]:
+    """``default_map`` for ``group``: command name -> parameter name -> value from ``config``
+    (nested for sub-groups such as ``store import``).
 
     Only parameters a command has are filled in, and only settings the file gives.
     """
     shared, specific = _settings(config)
-    commands = getattr(group, "commands", {})
-    defaults: dict[str, dict[str, Any]] = {}
-    for name, command in commands.items():
-        wanted = {**shared, **specific.get(name, {})}
+    return _defaults(group, "", shared, specific)
+
+
+def _defaults(
+    group: click.Command, prefix: str, shared: dict[str, Any], specific: dict[str, Any]
+) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    for name, command in getattr(group, "commands", {}).items():
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            nested = _defaults(command, f"{path} ", shared, specific)
+            if nested:
+                defaults[name] = nested
+            continue
+        wanted = {**shared, **specific.get(path, {})}
         names = {param.name for param in command.params}
         chosen = {key: value for key, value in wanted.items() if key in names and value is not None}
         if chosen:

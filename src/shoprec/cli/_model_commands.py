@@ -211,9 +211,10 @@ def _explain_results(results: list[Any]) -> None:
 
     columns = list(dict.fromkeys(c for r in results for c in r.metrics if "@10" in c or c == "mrr"))
     click.echo("\nWhat the columns mean:")
+    width = max((len(c) for c in columns), default=0)
     for column in columns:
         if metric_meaning(column):
-            click.echo(f"  {column:<13} {metric_meaning(column)}")
+            click.echo(f"  {column:<{width}}  {metric_meaning(column)}")
     click.echo("")
     for line in plain_summary(results) + suggestions(results):
         click.echo(line)
