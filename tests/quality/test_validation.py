@@ -83,3 +83,23 @@ def test_validate_data_counts_one_event_users_and_flags_bots() -> None:
     assert report.stats["users"] == len(per_user)
     assert report.abuse["by_kind"]["extreme"] >= len(attack.fake_users)
     assert "POST /v1/admin/abuse/scan" in report.abuse["fix"]
+
+
+def test_abuse_commands_scan_list_and_release(tmp_path: Path) -> None:
+    shop = make_synthetic_shop(n_users=300, n_items=40, random_state=5)
+    attack = simulate_attack(shop.split.train, AttackConfig("click_bot", fraction=0.03))
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    with open_store(url) as store:
+        import_events(store, attack.interactions, shop.catalog)
+    runner = CliRunner()
+    scan = runner.invoke(main, ["abuse", "scan", "--store", url])
+    assert scan.exit_code == 0, scan.output
+    listed = runner.invoke(main, ["abuse", "list", "--store", url, "--status", "flagged"])
+    rows = [line.split("\t") for line in listed.output.strip().splitlines()]
+    assert {str(u) for u in attack.fake_users} <= {row[0] for row in rows}
+    bot = str(attack.fake_users[0])
+    assert runner.invoke(main, ["abuse", "release", "--store", url, bot]).exit_code == 0
+    released = runner.invoke(main, ["abuse", "list", "--store", url, "--status", "released"])
+    assert released.output.startswith(f"{bot}\treleased")
+    missing = runner.invoke(main, ["abuse", "release", "--store", url, "nobody"])
+    assert missing.exit_code != 0

@@ -1,4 +1,5 @@
-"""`shoprec validate`: a data-quality report on a shop's files, a dataset or a store."""
+"""`shoprec validate` (a data-quality report on a shop's files, a dataset or a store) and
+`shoprec abuse scan|list|release` (abuse detection on the event store)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,64 @@ def _read_files(
             cleaning=config,
             timestamp_unit=timestamp_unit,
         )
+
+
+@main.group()
+def abuse() -> None:
+    """Abuse detection on the event store: scan it, list the quarantined accounts, release one
+    (the same as the service's /v1/admin/abuse endpoints, for cron and the shell)."""
+
+
+_STORE = click.option(
+    "--store", "store_url", envvar="SHOPREC_STORE_URL", required=True, metavar="URL"
+)
+
+
+@abuse.command("scan")
+@_STORE
+def abuse_scan(store_url: str) -> None:
+    """Run abuse detection over every stored event; flagged accounts are quarantined (left out
+    of training from the store) until released."""
+    from shoprec.quality import scan_store
+    from shoprec.store import open_store
+
+    with open_store(store_url) as store:
+        summary = scan_store(store)
+    click.echo(
+        f"{summary.flagged:,} of {summary.users:,} accounts flagged ({summary.new:,} new, "
+        f"{summary.cleared:,} cleared, {summary.released:,} released): {summary.by_kind}"
+    )
+    for item in summary.suspicious_items[:10]:
+        click.echo(
+            f"  suspicious item {item['item_id']}: {item['feature']}, cohort {item['cohort']}"
+        )
+
+
+@abuse.command("list")
+@_STORE
+@click.option("--status", type=click.Choice(["flagged", "released"]), default=None)
+def abuse_list(store_url: str, status: str | None) -> None:
+    """The quarantine records: user, status, kind and reason."""
+    from shoprec.store import open_store, quarantine_records
+
+    with open_store(store_url) as store:
+        records = quarantine_records(store)
+    for user, record in sorted(records.items()):
+        if status is None or record.get("status") == status:
+            click.echo(
+                f"{user}\t{record.get('status')}\t{record.get('kind')}\t{record.get('reason')}"
+            )
+
+
+@abuse.command("release")
+@_STORE
+@click.argument("user_id")
+@click.option("--note", default="", help="Why (kept in the record).")
+def abuse_release(store_url: str, user_id: str, note: str) -> None:
+    """Release a flagged account: its events count again at the next training."""
+    from shoprec.quality import release_user
+    from shoprec.store import open_store
+
+    with open_store(store_url) as store:
+        release_user(store, user_id, note=note)
+    click.echo(f"released {user_id}")
