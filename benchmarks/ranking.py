@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from _results import DATA_DIR, RESULTS_DIR, write_results
-from shoprec.data import Dataset, Interactions, load_dataset
+from shoprec.data import Dataset, Interactions
+from shoprec.datasets import load_dataset
 from shoprec.evaluation import evaluate
 from shoprec.models import Recommender, load_recommender
 from shoprec.ranking import LearnedRanking
