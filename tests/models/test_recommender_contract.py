@@ -132,3 +132,18 @@ def test_catalog_defines_the_item_vocabulary(name: str, tiny_interactions: Inter
     model = make(name).fit(tiny_interactions, Catalog(frame))
     assert list(model.item_ids_) == ["a", "b", "c", "d", "e", "new"]
     assert model.score([np.array([0])]).shape == (1, 6)
+
+
+def test_vector_scoring_models_score_by_inner_products(fitted: Recommender) -> None:
+    """The ANN retrieval path relies on it: score == user vector . item vector."""
+    from shoprec.models import VectorScoring
+
+    expected = {"als", "content", "sasrec", "text_sequence"}
+    assert isinstance(fitted, VectorScoring) == (fitted.name in expected)
+    if not isinstance(fitted, VectorScoring):
+        return
+    histories = [np.array([0, 1]), np.array([5]), np.array([3, 2, 7, 4])]
+    items = fitted.retrieval_vectors()
+    users = fitted.query_vectors(histories)
+    assert items.shape[0] == len(fitted.item_ids_) and users.shape == (3, items.shape[1])
+    np.testing.assert_allclose(users @ items.T, fitted.score(histories), rtol=1e-4, atol=1e-4)

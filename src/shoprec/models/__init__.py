@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shoprec.models._als import ALS
-from shoprec.models._base import Recommender, top_k
+from shoprec.models._base import Recommender, VectorScoring, top_k
 from shoprec.models._content import ContentBased
 from shoprec.models._covisitation import (
     DEFAULT_EVENT_WEIGHTS,
@@ -26,6 +26,7 @@ __all__ = [
     "Recommender",
     "SASRec",
     "TextSequence",
+    "VectorScoring",
     "create_recommender",
     "event_weights",
     "history_matrix",

@@ -194,6 +194,17 @@ class ALS(Recommender):
         scores[empty] = self.popularity_
         return scores
 
+    def retrieval_vectors(self) -> np.ndarray:
+        """Item factors ``(n_items, factors)``: scores are user factors times these."""
+        self._check_fitted()
+        return np.asarray(self.item_factors_, dtype=np.float32)
+
+    def query_vectors(
+        self, histories: Sequence[np.ndarray], *, event_types: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """Folded-in user factors (see :meth:`fold_in`); event types are not read."""
+        return self.fold_in(histories)
+
     def _get_state(self) -> dict[str, np.ndarray]:
         return {
             "item_factors": self.item_factors_,

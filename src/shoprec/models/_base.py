@@ -8,7 +8,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from shoprec._artifacts import reading as _reading
 from shoprec.data import Catalog, EncodedInteractions, Interactions
 from shoprec.exceptions import ArtifactError, NotFittedError
 
-__all__ = ["Recommender", "saved_model_manifest", "top_k"]
+__all__ = ["Recommender", "VectorScoring", "saved_model_manifest", "top_k"]
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +240,29 @@ class Recommender(ABC):
             raise ArtifactError(
                 f"{path / _STATE} does not fit the {n} items of {path / _ITEMS} ({cause})"
             )
+
+
+@runtime_checkable
+class VectorScoring(Protocol):
+    """A model whose scores are inner products of a user vector and an item vector, so its top
+    items can be retrieved through a vector index instead of scoring the whole catalog.
+
+    For a non-empty history ``h``: ``score([h])[0] == query_vectors([h])[0] @
+    retrieval_vectors().T`` up to float32 rounding (biases are folded in as an extra
+    dimension). Rows of empty histories are undefined (the model's cold start is not an inner
+    product).
+    """
+
+    def retrieval_vectors(self) -> np.ndarray:
+        """``(n_items, dim)`` float32 item vectors, in ``item_ids_`` order."""
+        ...
+
+    def query_vectors(
+        self, histories: Sequence[np.ndarray], *, event_types: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """``(len(histories), dim)`` float32 user vectors of item-index histories (with each
+        history's event types where the model reads them)."""
+        ...
 
 
 def saved_model_manifest(path: Path) -> dict[str, Any]:

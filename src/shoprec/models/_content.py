@@ -123,10 +123,25 @@ class ContentBased(Recommender):
     def score_vectors(self, user_vectors: np.ndarray) -> np.ndarray:
         """Scores of every item for given interest vectors ``(n, dim)`` -> ``(n, n_items)``;
         e.g. a portrait's :meth:`~shoprec.profiles.UserPortrait.interest_vector`."""
+        return np.asarray(user_vectors, dtype=np.float32) @ self.item_embeddings_.T + self._prior()
+
+    def _prior(self) -> np.ndarray:
         prior = np.log1p(self.item_popularity_) / max(np.log1p(self.item_popularity_.max()), 1e-9)
-        return np.asarray(user_vectors, dtype=np.float32) @ self.item_embeddings_.T + (
-            self.popularity_weight * prior
-        ).astype(np.float32)
+        return (self.popularity_weight * prior).astype(np.float32)
+
+    def retrieval_vectors(self) -> np.ndarray:
+        """``(n_items, dim + 1)``: the item embeddings and the popularity prior as a last column
+        (queries carry a 1 there), so inner products equal :meth:`score_vectors`."""
+        self._check_fitted()
+        return np.hstack([self.item_embeddings_, self._prior()[:, None]]).astype(np.float32)
+
+    def query_vectors(
+        self, histories: Sequence[np.ndarray], *, event_types: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """Interest vectors (:meth:`user_vectors`) with a trailing 1 for the prior column."""
+        self._check_fitted()
+        users = self.user_vectors([np.asarray(h, dtype=np.int64) for h in histories])
+        return np.hstack([users, np.ones((len(users), 1), dtype=np.float32)])
 
     def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         scores = self.score_vectors(self.user_vectors(histories))

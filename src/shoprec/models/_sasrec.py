@@ -209,6 +209,21 @@ class SASRec(Recommender):
         with self._threads():
             return _score_network(self.network_, histories, self.max_len)
 
+    def retrieval_vectors(self) -> np.ndarray:
+        """The tied output embeddings ``(n_items, hidden)``."""
+        self._check_fitted()
+        return self.network_.item_weights.detach().numpy().astype(np.float32)
+
+    def query_vectors(
+        self, histories: Sequence[np.ndarray], *, event_types: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """Each history's last transformer state (event types are not read)."""
+        self._check_fitted()
+        with self._threads():
+            return _network_states(
+                self.network_, [np.asarray(h, dtype=np.int64) for h in histories], self.max_len
+            )
+
     def _threads(self) -> contextlib.AbstractContextManager[None]:
         return torch_threads(self.num_threads)
 
@@ -303,8 +318,19 @@ def _score_network(
     (its last ``max_len`` tokens) against every item embedding."""
     import torch
 
+    states = torch.from_numpy(_network_states(network, histories, max_len))
+    with torch.no_grad():
+        return network.item_logits(states).numpy()
+
+
+def _network_states(
+    network: SASRecNetwork, histories: Sequence[np.ndarray], max_len: int
+) -> np.ndarray:
+    """``(len(histories), hidden)`` float32: the last state of ``[start] + history``."""
+    import torch
+
     start = network.n_items + 1
-    out = np.empty((len(histories), network.n_items), dtype=np.float32)
+    parts: list[np.ndarray] = []
     was_training = network.training
     network.eval()
     with torch.no_grad():
@@ -314,7 +340,6 @@ def _score_network(
             tokens, _ = _collate([(w, w) for w in windows])  # (batch, length)
             hidden = network(tokens)  # (batch, length, hidden)
             last = torch.as_tensor([len(w) - 1 for w in windows])  # (batch,)
-            states = hidden[torch.arange(len(windows)), last]  # (batch, hidden)
-            out[lo : lo + len(chunk)] = network.item_logits(states).numpy()
+            parts.append(hidden[torch.arange(len(windows)), last].numpy())
     network.train(was_training)
-    return out
+    return np.concatenate(parts).astype(np.float32, copy=False)

@@ -345,6 +345,33 @@ class TextSequence(Recommender):
             )
         return scores.astype(np.float32, copy=False)
 
+    def retrieval_vectors(self) -> np.ndarray:
+        """``(n_items, hidden + 1)``: item representations and the item bias (zeros without
+        the popularity prior) as a last column (queries carry a 1 there)."""
+        self._check_fitted()
+        reps = self._item_reps().numpy()
+        bias = self.network_.item_bias()
+        last = np.zeros(len(reps), dtype=np.float32) if bias is None else bias.detach().numpy()
+        return np.hstack([reps, last[:, None]]).astype(np.float32)
+
+    def query_vectors(
+        self, histories: Sequence[np.ndarray], *, event_types: Sequence[Sequence[str]] | None = None
+    ) -> np.ndarray:
+        """Each history's last state (read with its event types when given), with a trailing 1
+        for the bias column."""
+        from shoprec.nn import history_states
+
+        self._check_fitted()
+        histories = [np.asarray(h, dtype=np.int64) for h in histories]
+        kinds = (
+            None if event_types is None else [self._type_codes(np.asarray(t)) for t in event_types]
+        )
+        with self._threads():
+            states = history_states(
+                self.network_, histories, self.max_len, kinds, reps=self._item_reps()
+            )
+        return np.hstack([states, np.ones((len(states), 1), dtype=np.float32)])
+
     def add_items(self, catalog: Catalog) -> None:
         """Make new items recommendable from their text alone (no retraining); known ids in
         ``catalog`` get their text re-encoded."""

@@ -14,7 +14,13 @@ from shoprec.nn._training import (
     lr_multiplier,
     next_item_ndcg,
 )
-from shoprec.nn._windows import VALID_K, NextItemValidation, collate_windows, score_histories
+from shoprec.nn._windows import (
+    VALID_K,
+    NextItemValidation,
+    collate_windows,
+    history_states,
+    score_histories,
+)
 
 __all__ = [
     "PAD_TOKEN",
@@ -31,6 +37,7 @@ __all__ = [
     "collate_windows",
     "fast_dropout",
     "fit_model",
+    "history_states",
     "iterate_batches",
     "lr_multiplier",
     "merged_copy",

@@ -3,7 +3,7 @@ against every item (the validation callable of the sequence models' early stoppi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +15,13 @@ from shoprec.nn._training import next_item_ndcg
 if TYPE_CHECKING:
     from shoprec.nn._text_sequence_network import TextSequenceNetwork
 
-__all__ = ["VALID_K", "NextItemValidation", "collate_windows", "score_histories"]
+__all__ = [
+    "VALID_K",
+    "NextItemValidation",
+    "collate_windows",
+    "history_states",
+    "score_histories",
+]
 
 VALID_K = 10
 _SCORE_BATCH = 512
@@ -77,32 +83,63 @@ def score_histories(
     """``(len(histories), n_catalog)`` float32: the last state of ``[start] + history`` (its
     last ``max_len`` inputs) against every item representation."""
     out = np.empty((len(histories), network.n_catalog), dtype=np.float32)
+    for lo, states, item_reps in _states(network, histories, max_len, kinds, gaps, reps):
+        with torch.no_grad():
+            out[lo : lo + len(states)] = network.item_logits(states, item_reps=item_reps).numpy()
+    return out
+
+
+def history_states(
+    network: TextSequenceNetwork,
+    histories: Sequence[np.ndarray],
+    max_len: int,
+    kinds: Sequence[np.ndarray] | None = None,
+    gaps: Sequence[np.ndarray | None] | None = None,
+    *,
+    reps: torch.Tensor | None = None,
+) -> np.ndarray:
+    """``(len(histories), hidden)`` float32: the last state of each history, the user side of
+    :func:`score_histories` (its logits are these states times the item representations, plus
+    the item bias)."""
+    parts = [s.numpy() for _, s, _ in _states(network, histories, max_len, kinds, gaps, reps)]
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _states(
+    network: TextSequenceNetwork,
+    histories: Sequence[np.ndarray],
+    max_len: int,
+    kinds: Sequence[np.ndarray] | None,
+    gaps: Sequence[np.ndarray | None] | None,
+    reps: torch.Tensor | None,
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """Per batch of histories: its first index, last states ``(batch, hidden)``, item reps."""
     was_training = network.training
     if was_training:  # eval() walks every module: too slow to repeat per request
         network.eval()
-    with torch.no_grad():
-        if reps is None:
-            reps = network.item_representations()  # (n_catalog, hidden)
-        for lo in range(0, len(histories), _SCORE_BATCH):
-            windows = [
-                tuple(
-                    part[-max_len:]
-                    for part in model_inputs(
-                        histories[i],
-                        None if kinds is None else kinds[i],
-                        None if gaps is None else gaps[i],
-                        network.start_index,
+    try:
+        with torch.no_grad():
+            if reps is None:
+                reps = network.item_representations()  # (n_catalog, hidden)
+            for lo in range(0, len(histories), _SCORE_BATCH):
+                windows = [
+                    tuple(
+                        part[-max_len:]
+                        for part in model_inputs(
+                            histories[i],
+                            None if kinds is None else kinds[i],
+                            None if gaps is None else gaps[i],
+                            network.start_index,
+                        )
                     )
+                    for i in range(lo, min(lo + _SCORE_BATCH, len(histories)))
+                ]
+                tokens, _, batch_kinds, batch_gaps = collate_windows(
+                    [(w[0], w[0], w[1], w[2]) for w in windows]
                 )
-                for i in range(lo, min(lo + _SCORE_BATCH, len(histories)))
-            ]
-            tokens, _, batch_kinds, batch_gaps = collate_windows(
-                [(w[0], w[0], w[1], w[2]) for w in windows]
-            )
-            hidden = network(tokens, batch_kinds, batch_gaps, item_reps=reps)
-            last = torch.as_tensor([len(w[0]) - 1 for w in windows])  # (batch,)
-            states = hidden[torch.arange(len(windows)), last]  # (batch, hidden)
-            out[lo : lo + len(windows)] = network.item_logits(states, item_reps=reps).numpy()
-    if was_training:
-        network.train()
-    return out
+                hidden = network(tokens, batch_kinds, batch_gaps, item_reps=reps)
+                last = torch.as_tensor([len(w[0]) - 1 for w in windows])  # (batch,)
+                yield lo, hidden[torch.arange(len(windows)), last], reps
+    finally:
+        if was_training:
+            network.train()

@@ -44,6 +44,13 @@ class PipelineConfig:
     new_item_slots
         Positions at the end of each list reserved for new items the model cannot score
         (items added after training), when such items are candidates.
+    ann_threshold, ann_overfetch, ann_params
+        Above ``ann_threshold`` catalog items (``None``: never) a model whose scores are
+        inner products (text_sequence, SASRec, ALS, content) retrieves its candidates through
+        an HNSW index (``ann_params``: :class:`~shoprec.index.HNSWIndex` parameters) instead
+        of scoring the whole catalog; it fetches ``ann_overfetch`` times
+        ``candidates["model"]`` (plus the history and exclusions) so that filtering by
+        history, exclusions and business rules still leaves enough.
     ranker_top_n, ranker_budget_ms, ranker_weight
         With a CTR ranker attached, it re-scores at most the ``ranker_top_n`` best candidates,
         stopping early when the next chunk would overrun ``ranker_budget_ms`` (``None``: no
@@ -58,6 +65,9 @@ class PipelineConfig:
     encoder: str = "onnx"
     rerank: RerankConfig = field(default_factory=RerankConfig)
     new_item_slots: int = 1
+    ann_threshold: int | None = 100_000
+    ann_overfetch: float = 2.0
+    ann_params: dict[str, Any] = field(default_factory=dict)
     ranker_top_n: int = 50
     ranker_budget_ms: float | None = 30.0
     ranker_weight: float = 1.0
@@ -74,6 +84,10 @@ class PipelineConfig:
                 raise ValidationError(f"candidates[{name!r}] must be an int >= 0", field=name)
         if self.new_item_slots < 0 or self.ranker_top_n < 1:
             raise ValidationError("new_item_slots must be >= 0 and ranker_top_n >= 1")
+        if self.ann_threshold is not None and self.ann_threshold < 0:
+            raise ValidationError("ann_threshold must be >= 0 or None", field="ann_threshold")
+        if not self.ann_overfetch >= 1.0:
+            raise ValidationError("ann_overfetch must be >= 1", field="ann_overfetch")
         if self.ranker_budget_ms is not None and self.ranker_budget_ms <= 0:
             raise ValidationError("ranker_budget_ms must be positive", field="ranker_budget_ms")
 
@@ -97,6 +111,9 @@ class PipelineConfig:
                 "pool": rerank.pool,
             },
             "new_item_slots": self.new_item_slots,
+            "ann_threshold": self.ann_threshold,
+            "ann_overfetch": self.ann_overfetch,
+            "ann_params": dict(self.ann_params),
             "ranker_top_n": self.ranker_top_n,
             "ranker_budget_ms": self.ranker_budget_ms,
             "ranker_weight": self.ranker_weight,

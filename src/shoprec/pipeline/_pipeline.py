@@ -18,7 +18,7 @@ sees half an update.
 from __future__ import annotations
 
 import logging
-import sys
+import math
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import replace
@@ -28,16 +28,16 @@ from typing import Any, Self
 import numpy as np
 
 from shoprec._artifacts import reading
-from shoprec._runtime import single_blas_thread, torch_threads
+from shoprec._runtime import single_blas_thread
 from shoprec.data import Catalog, Interactions
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.models import ItemCoVisitation, Popularity, Recommender, create_recommender
 from shoprec.pipeline._artifact import PipelineParts, data_fingerprint, load_pipeline, save_pipeline
 from shoprec.pipeline._candidates import gather_candidates, widened
 from shoprec.pipeline._config import PipelineConfig, Recommendation, Request
+from shoprec.pipeline._retrieval import AnnRetrieval, ModelScores, model_scores, refresh_retrieval
 from shoprec.pipeline._view import (
     CatalogView,
-    by_catalog_row,
     catalog_view,
     covisitation_scores,
     personalised_scores,
@@ -51,8 +51,6 @@ from shoprec.text import encode_texts, item_texts
 __all__ = ["Pipeline"]
 
 logger = logging.getLogger(__name__)
-
-_SMALL_BATCH = 8  # requests scored on one torch thread
 
 
 class Pipeline:
@@ -90,6 +88,7 @@ class Pipeline:
         self._lock = threading.RLock()  # serialises writers and model scoring
         self._features: tuple[Catalog, ItemFeatures] | None = None
         self._encoder: Any = None
+        self._retrieval: AnnRetrieval | None = None
 
     @property
     def settings(self) -> PipelineConfig:
@@ -134,8 +133,14 @@ class Pipeline:
         self.fingerprint_ = data_fingerprint(interactions)
         self.metrics_: dict[str, Any] = {}
         vectors = encode_texts(config.encoder, item_texts(catalog), progress=self.progress)
-        self._view = self._make_view(catalog, vectors, frozenset())
+        self._set_view(self._make_view(catalog, vectors, frozenset()))
         return self
+
+    def _set_view(self, view: CatalogView) -> None:
+        """Serve from ``view``, with the model's ANN index following its catalog."""
+        with self._lock:
+            self._retrieval = refresh_retrieval(self._retrieval, self.settings, self.model_, view)
+            self._view = view
 
     def _new_model(self, config: PipelineConfig) -> Recommender:
         return create_recommender(
@@ -194,7 +199,12 @@ class Pipeline:
     def _recommend(self, requests: Sequence[Request]) -> list[list[Recommendation]]:
         view = self._check_fitted()
         rows = [view.attributes.rows(r.history) for r in requests]
-        model_scores = self._model_scores(view, requests)
+        fetch = math.ceil(self.settings.candidates.get("model", 0) * self.settings.ann_overfetch)
+        with self._lock:
+            scored = model_scores(
+                self.model_, view, requests, retrieval=self._retrieval,
+                fetch=fetch + max((len(r.exclude) for r in requests), default=0),
+            )  # fmt: skip
         covisitation = None
         if self.covisitation_ is not None:
             covisitation = covisitation_scores(view, self.covisitation_, requests)
@@ -203,7 +213,8 @@ class Pipeline:
                 view,
                 request,
                 rows[i],
-                model_scores[i],
+                scored,
+                i,
                 None if covisitation is None else covisitation[i],
             )
             for i, request in enumerate(requests)
@@ -213,37 +224,17 @@ class Pipeline:
         """Single-request form of :meth:`recommend`; keywords as in :class:`Request`."""
         return self.recommend([Request(history=history, **request)])[0]
 
-    def _model_scores(self, view: CatalogView, requests: Sequence[Request]) -> np.ndarray:
-        """``(n_requests, n_items)`` model scores by catalog row; ``-inf`` where unknown."""
-        model = self.model_
-        # A few users are too little work for a thread pool: waking one costs more (190 ms
-        # instead of 14 ms per text-sequence request on a busy 2-core machine).
-        small = len(requests) <= _SMALL_BATCH and "torch" in sys.modules  # a torch model
-        threads = 1 if small else None
-        with self._lock, torch_threads(threads):
-            histories = [model.encode_items(r.history) for r in requests]
-            scorer = getattr(model, "score_events", None)
-            typed = all(r.event_types is not None for r in requests)
-            if scorer is not None and typed and requests:
-                kinds = [
-                    [t for t, i in zip(r.event_types or (), r.history, strict=True)
-                     if i in model.item_index_]
-                    for r in requests
-                ]  # fmt: skip
-                scores = scorer(histories, event_types=kinds)
-            else:
-                scores = model.score(histories)
-        return by_catalog_row(scores, view.model_rows, len(view.catalog), fill=-np.inf)
-
     def _one(
         self,
         view: CatalogView,
         request: Request,
         history: np.ndarray,
-        model_scores: np.ndarray,
+        scored_batch: ModelScores,
+        position: int,
         covisitation: np.ndarray | None,
     ) -> list[Recommendation]:
         config = self.settings
+        model_scores = scored_batch.scores[position]
         popularity, trending = view.popularity, view.trending
         known_history = history[history >= 0]
         text = None
@@ -256,8 +247,9 @@ class Pipeline:
             view.is_new, text,
         )  # fmt: skip
         # Users without history are ranked by what is popular now; others by the model.
-        if len(known_history):
-            rank_scores, source = model_scores, "model"
+        if len(known_history):  # through an index, score the other sources' candidates too
+            rank_scores = scored_batch.complete(position, candidates.rows)
+            source = "model"
         else:
             rank_scores = trending if trending is not None else popularity
             source = "trending" if trending is not None else "popularity"
@@ -376,13 +368,16 @@ class Pipeline:
             if adder is not None:
                 adder(catalog)
             removed = view.removed - set(catalog.item_ids)
-            self._view = self._make_view(merged, vectors, frozenset(removed))
+            self._set_view(self._make_view(merged, vectors, frozenset(removed)))
 
     def remove_items(self, item_ids: Collection[str]) -> None:
         """Stop recommending and returning ``item_ids`` (unknown ids are ignored)."""
         view = self._check_fitted()
         with self._lock:
             self._view = replace(view, removed=view.removed | frozenset(map(str, item_ids)))
+            if self._retrieval is not None:
+                rows = view.attributes.rows(map(str, item_ids))
+                self._retrieval.remove(rows[rows >= 0])
 
     @property
     def catalog(self) -> Catalog:
@@ -446,5 +441,5 @@ class Pipeline:
         pipeline.fingerprint_ = parts.fingerprint
         pipeline.metrics_ = dict(parts.metrics)
         with reading(Path(path)):
-            pipeline._view = pipeline._make_view(parts.catalog, parts.vectors, parts.removed)
+            pipeline._set_view(pipeline._make_view(parts.catalog, parts.vectors, parts.removed))
         return pipeline
