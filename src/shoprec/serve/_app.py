@@ -99,6 +99,7 @@ def create_app(
     FastAPI
         The app; its lifespan (e.g. ``with TestClient(app)``, or uvicorn) loads and closes.
     """
+    from shoprec.serve.dashboard import mount_dashboard
     from shoprec.serve.routes import ROUTERS
 
     settings = settings or ServiceSettings()
@@ -176,6 +177,7 @@ def create_app(
     app.state.metrics = metrics
     for router in ROUTERS:
         app.include_router(router)
+    mount_dashboard(app)
     _add_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

@@ -1,0 +1,9 @@
+"""The dashboard's routers, in the order of its navigation."""
+
+from __future__ import annotations
+
+from shoprec.serve.dashboard import _overview
+
+__all__ = ["ROUTERS"]
+
+ROUTERS = [_overview.router]
