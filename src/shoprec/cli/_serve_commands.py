@@ -52,8 +52,16 @@ _SECRET_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Reloads load only from here (default: env SHOPREC_ARTIFACTS_DIR, else the parent "
     "of --pipeline).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", type=int, default=8000, show_default=True, help="TCP port.")
+@click.option(
+    "--host",
+    envvar="SHOPREC_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind (env SHOPREC_HOST).",
+)
+@click.option(
+    "--port", type=int, envvar="SHOPREC_PORT", default=8000, show_default=True, help="TCP port."
+)
 @click.option(
     "--insecure",
     is_flag=True,
