@@ -2,7 +2,8 @@
 
     manifest.json          format, creation time, config, component classes and versions,
                            training-data fingerprint, metrics at training time, removed items
-    model/ covisitation/ popularity/ trending/   the components (Recommender.save directories)
+    model/ covisitation/ popularity/ trending/   the components (Recommender.save directories;
+                           a learned ranking stage as model/ in its own format)
     ranker/                the attached ONNX CTR ranker export (when there is one)
     catalog.parquet        the current catalog (training items plus upserts)
     item_vectors.safetensors   unit text vectors of the catalog items, in catalog order
@@ -31,7 +32,7 @@ from shoprec.data import Catalog, Interactions
 from shoprec.exceptions import ArtifactError
 from shoprec.models import Recommender, load_recommender
 from shoprec.pipeline._config import PipelineConfig
-from shoprec.ranking import Scorer, load_scorer
+from shoprec.ranking import LearnedRanking, Scorer, load_scorer
 
 __all__ = [
     "PIPELINE_FORMAT",
@@ -186,7 +187,7 @@ def load_pipeline(path: str | Path) -> PipelineParts:
     for name in _COMPONENTS:
         if name in entries:
             with _reading(path / name):
-                components[name] = load_recommender(path / name)
+                components[name] = _load_component(path / name, entries[name])
     ranker = None
     if "ranker" in entries:
         with _reading(path / "ranker"):
@@ -204,6 +205,13 @@ def load_pipeline(path: str | Path) -> PipelineParts:
         metrics=manifest.get("metrics", {}),
         removed=frozenset(manifest["removed_items"]),
     )
+
+
+def _load_component(path: Path, entry: dict[str, Any]) -> Recommender:
+    """A saved recommender; the learned ranking stage has its own directory format."""
+    if entry.get("class") == LearnedRanking.__name__:
+        return LearnedRanking.load(path)
+    return load_recommender(path)
 
 
 def _load_vectors(file: Path, n_items: int) -> np.ndarray:

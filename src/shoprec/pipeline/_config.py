@@ -31,8 +31,10 @@ class PipelineConfig:
     Parameters
     ----------
     model, model_params
-        The ranking model (a :data:`~shoprec.models.RECOMMENDERS` name) and its parameters;
-        it also retrieves its own top ``candidates["model"]``.
+        The ranking model (a :data:`~shoprec.models.RECOMMENDERS` name, or ``"ltr"``: the
+        learned ranking stage :class:`~shoprec.ranking.LearnedRanking`, fitted on the
+        validation events) and its parameters; it also retrieves its own top
+        ``candidates["model"]``.
     candidates
         Candidates taken from each source (see :data:`SOURCES`); 0 turns a source off.
     trending_half_life_days

@@ -44,7 +44,7 @@ from shoprec.pipeline._view import (
     top_items,
 )
 from shoprec.profiles import ItemFeatures, user_context_text
-from shoprec.ranking import Scorer, fuse_scores, score_within_budget
+from shoprec.ranking import LearnedRanking, Scorer, fuse_scores, score_within_budget
 from shoprec.rerank import BusinessRules, RerankConfig, Reranker
 from shoprec.text import encode_texts, item_texts
 
@@ -143,6 +143,9 @@ class Pipeline:
             self._view = view
 
     def _new_model(self, config: PipelineConfig) -> Recommender:
+        if config.model == LearnedRanking.name:  # the learned stage ranks the candidates
+            given = {"text_encoder": config.encoder, "random_state": self.random_state}
+            return LearnedRanking(**{**given, "progress": self.progress, **config.model_params})
         return create_recommender(
             config.model,
             random_state=self.random_state,
