@@ -17,8 +17,9 @@ def keyed(make_client: Client) -> TestClient:
 
 
 def login(client: TestClient, key: str) -> None:
-    answer = client.post("/dashboard/login", data={"key": key, "next": "/dashboard/"},
-                         follow_redirects=False)  # fmt: skip
+    answer = client.post(
+        "/dashboard/login", data={"key": key, "next": "/dashboard/"}, follow_redirects=False
+    )
     assert answer.status_code == 303, answer.text
 
 
@@ -52,8 +53,11 @@ def test_the_session_cookie_is_http_only_and_strict(make_client: Client) -> None
     header = answer.headers["set-cookie"].lower()
     assert "httponly" in header and "samesite=strict" in header and "path=/dashboard" in header
     assert answer.headers["location"] == "/dashboard/"
-    evil = client.post("/dashboard/login", data={"key": ADMIN, "next": "https://evil.example/"},
-                       follow_redirects=False)  # fmt: skip
+    evil = client.post(
+        "/dashboard/login",
+        data={"key": ADMIN, "next": "https://evil.example/"},
+        follow_redirects=False,
+    )
     assert evil.headers["location"] == "/dashboard/"
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shoprec.serve.dashboard import _overview
+from shoprec.serve.dashboard import _lifecycle, _overview
 
 __all__ = ["ROUTERS"]
 
-ROUTERS = [_overview.router]
+ROUTERS = [_overview.router, _lifecycle.router]
