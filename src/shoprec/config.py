@@ -12,7 +12,8 @@ Sections and keys (all optional; see ``docs/configuration.md``)::
 
     [data]     dir, dataset, events, catalog, event_type, lenient, split, out, item_index,
                [data.columns] field = "column", [data.item_columns] field = "column"
-    [model]    name, seed, encoder, [model.params] key = value
+    [model]    name, seed, encoder, index, [model.params] key = value,
+               [model.index_params] key = value
     [rerank]   method, diversity, max_per_category, max_per_brand, novelty
     [store]    url
     [service]  pipeline, host, port
@@ -94,12 +95,15 @@ class DataSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    """``[model]``: the recommender ``train`` and ``build`` fit, and the item text encoder."""
+    """``[model]``: the recommender ``train`` and ``build`` fit, the item text encoder, and the
+    candidate index (``auto``, ``exact`` or ``hnsw``) with its parameters."""
 
     name: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     encoder: str | None = None
+    index: str | None = None
+    index_params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

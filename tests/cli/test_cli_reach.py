@@ -91,3 +91,17 @@ def test_split_flag_resplits_a_named_dataset(tmp_path: Path) -> None:
     evaluated = run("evaluate", "--model-dir", str(tmp_path / "m"), "--dataset", "synthetic",
                     "--split", "loo")  # fmt: skip
     assert "popularity" in evaluated.output
+
+
+def test_build_chooses_the_candidate_index(tmp_path: Path) -> None:
+    out = tmp_path / "hnsw"
+    run("build", "--dataset", "synthetic", "--model", "als", "--encoder", "hashing",
+        "--index", "hnsw", "--index-param", "ef_search=64", "--out", str(out))  # fmt: skip
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert config["ann_threshold"] == 0 and config["ann_params"] == {"ef_search": 64}
+    shown = run("explain", "--pipeline", str(out), "--json", "-k", "3", "u00476")
+    assert len(json.loads(shown.output[shown.output.index("{") :])["u00476"]) == 3
+    exact = tmp_path / "exact"
+    run("build", "--dataset", "synthetic", "--model", "popularity", "--encoder", "hashing",
+        "--index", "exact", "--out", str(exact))  # fmt: skip
+    assert json.loads((exact / "manifest.json").read_text())["config"]["ann_threshold"] is None

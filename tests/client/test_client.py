@@ -64,7 +64,9 @@ def test_every_operation_returns_typed_results(make_client: Client, artifacts: d
     swapped = api.reload(str(artifacts["b"]))
     assert swapped.active.version == version_of(artifacts["b"])
     assert api.rollback().active.version == version_of(artifacts["a"])
-    assert api.version().previous is not None
+    kept = api.version()
+    assert kept.previous is not None and kept.previous.version in {v.version for v in kept.kept}
+    assert api.rollback(kept.previous.version).active.version == kept.previous.version
 
 
 def test_errors_name_the_status_and_the_field(make_client: Client) -> None:

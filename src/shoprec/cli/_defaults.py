@@ -56,6 +56,8 @@ def _settings(config: ShoprecConfig) -> tuple[dict[str, Any], dict[str, dict[str
             "max_per_category": rerank.max_per_category,
             "max_per_brand": rerank.max_per_brand,
             "novelty": rerank.novelty,
+            "index": model.index,
+            "index_params": _params(model.index_params),
             "out": service.pipeline,  # build writes what serve serves
         },
         "serve": {

@@ -67,6 +67,21 @@ _PIPELINE = click.option(
 @click.option(
     "--encoder", default="onnx", show_default=True, help="Item text encoder (see `shoprec encode`)."
 )
+@click.option(
+    "--index",
+    type=click.Choice(["auto", "exact", "hnsw"]),
+    default="auto",
+    show_default=True,
+    help="How the model retrieves its candidates: exact (score every item), hnsw (approximate "
+    "nearest neighbours, faiss), auto (hnsw above 100,000 items).",
+)
+@click.option(
+    "--index-param",
+    "index_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="HNSW parameter, e.g. m=32, ef_search=128.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @SPLIT_OPTION
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
@@ -83,6 +98,8 @@ def build(
     novelty: float,
     ranker: Path | None,
     encoder: str,
+    index: str,
+    index_params: tuple[str, ...],
     seed: int,
     split: str | None,
     out: Path,
@@ -100,6 +117,8 @@ def build(
         rerank=RerankConfig(method=rerank, diversity=diversity, novelty_weight=novelty,
                             caps=Caps(max_per_category=max_per_category,
                                       max_per_brand=max_per_brand)),
+        ann_threshold=_ANN_THRESHOLDS[index],
+        ann_params=parse_params(index_params),
     )  # fmt: skip
     data = load_source(dataset, ctx.obj["data_dir"], split)
     click.echo(f"building a {model_name} pipeline on {data.name}: {data.split}")
@@ -160,6 +179,10 @@ def train_ranker(
     ranker.save(out)
     export_ctr_onnx(ranker, out / "onnx")
     click.echo(f"ranker saved to {out} (ONNX export in {out / 'onnx'})")
+
+
+# --index -> PipelineConfig.ann_threshold: the catalog size above which HNSW retrieves
+_ANN_THRESHOLDS: dict[str, int | None] = {"auto": 100_000, "exact": None, "hnsw": 0}
 
 
 def _source(dataset: str) -> str:

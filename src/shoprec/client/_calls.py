@@ -146,9 +146,10 @@ def reload(path: str | None) -> Call[Versions]:
     return Call("POST", "/v1/admin/reload", Versions.from_json, json=body, idempotent=False)
 
 
-def rollback() -> Call[Versions]:
+def rollback(version: str | None) -> Call[Versions]:
+    body = None if version is None else {"version": version}
     # two rollbacks undo each other: never resent unless it surely did not arrive
-    return Call("POST", "/v1/admin/rollback", Versions.from_json, idempotent=False)
+    return Call("POST", "/v1/admin/rollback", Versions.from_json, json=body, idempotent=False)
 
 
 def health() -> Call[str]:

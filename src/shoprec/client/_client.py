@@ -192,8 +192,9 @@ class ShoprecClient:
         """Load a pipeline artifact (default: the configured one) without downtime."""
         return self._run(calls.reload(path))
 
-    def rollback(self) -> Versions:
-        return self._run(calls.rollback())
+    def rollback(self, version: str | None = None) -> Versions:
+        """Swap a kept version back in: ``version``, or the one replaced last."""
+        return self._run(calls.rollback(version))
 
     def health(self) -> str:
         return self._run(calls.health())
@@ -293,8 +294,8 @@ class AsyncShoprecClient:
     async def reload(self, path: str | None = None) -> Versions:
         return await self._run(calls.reload(path))
 
-    async def rollback(self) -> Versions:
-        return await self._run(calls.rollback())
+    async def rollback(self, version: str | None = None) -> Versions:
+        return await self._run(calls.rollback(version))
 
     async def health(self) -> str:
         return await self._run(calls.health())

@@ -220,10 +220,12 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Versions:
-    """The active pipeline version and the one a rollback returns to."""
+    """The active pipeline version, the one a plain rollback returns to, and every version a
+    rollback can reach (latest first)."""
 
     active: VersionInfo
     previous: VersionInfo | None
+    kept: tuple[VersionInfo, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Versions:
@@ -231,4 +233,5 @@ class Versions:
         return cls(
             _build(VersionInfo, data["active"]),
             None if previous is None else _build(VersionInfo, previous),
+            tuple(_build(VersionInfo, entry) for entry in data.get("kept", [])),
         )
