@@ -177,3 +177,14 @@ def test_config_rejects_nonsense(kwargs: dict[str, float]) -> None:
 def test_no_examples_raises() -> None:
     with pytest.raises(ValueError, match="no training examples"):
         fit_model(_Scalar(), _pull, [], TrainConfig())
+
+
+def test_epoch_progress_shows_the_total_and_the_time_left() -> None:
+    from shoprec.nn._training import EpochRecord, TrainHistory, _epoch_label
+
+    history = TrainHistory()
+    assert _epoch_label(1, 20, history) == "epoch 1/20"
+    history.epochs += [EpochRecord(1, 0.5, None, 1e-3, 4.0, False),
+                       EpochRecord(2, 0.4, None, 1e-3, 6.0, False)]  # fmt: skip
+    assert _epoch_label(3, 20, history) == "epoch 3/20, ~2 min left at most"  # 18 x 5 s
+    assert _epoch_label(20, 20, history) == "epoch 20/20, ~5 s left at most"

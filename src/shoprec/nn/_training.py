@@ -212,7 +212,8 @@ def fit_model(
                 b if collate is None else collate(b)
                 for b in iterate_batches(examples, config.batch_size, rng, length=length)
             )
-            bar = _progress(batches, steps_per_epoch, f"epoch {epoch}", progress)
+            bar = _progress(batches, steps_per_epoch, _epoch_label(epoch, config.epochs, history),
+                            progress)  # fmt: skip
             loss = _train_epoch(model, loss_fn, bar, optimizer, scheduler, config.grad_clip)
             score = _validate(model, validate)
             improved = stopping.update(model, score)
@@ -301,6 +302,18 @@ def _train_epoch(
             raise FloatingPointError(f"training loss became {value} after {count} steps")
         total, count = total + value, count + 1
     return total / max(count, 1)
+
+
+def _epoch_label(epoch: int, epochs: int, history: TrainHistory) -> str:
+    """``"epoch 3/20, ~2 min left"``: the remaining epochs at the mean pace so far (at most:
+    early stopping may end sooner)."""
+    label = f"epoch {epoch}/{epochs}"
+    if not history.epochs:
+        return label
+    pace = sum(record.seconds for record in history.epochs) / len(history.epochs)
+    left = pace * (epochs - epoch + 1)
+    shown = f"{left:.0f} s" if left < 90 else f"{left / 60:.0f} min"
+    return f"{label}, ~{shown} left at most"
 
 
 def _progress(batches: Iterator[T], total: int, desc: str, enabled: bool) -> Iterable[T]:
