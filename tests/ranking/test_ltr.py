@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shoprec.data import Dataset
+from shoprec.data import Dataset, leave_one_out
 from shoprec.datasets import make_synthetic_shop
 from shoprec.evaluation import evaluate
 from shoprec.exceptions import ArtifactError, NotFittedError, ParameterError, ValidationError
@@ -176,3 +176,16 @@ def test_earlier_periods_add_training_groups(shop: Dataset) -> None:
     model.fit(split.train, shop.catalog, validation=split.valid)
     assert model.context_.request_time == split.train.frame["timestamp"].max()
     assert evaluate(model, split).metrics["ndcg@10"] > 0
+
+
+def test_earlier_period_of_a_leave_one_out_split_is_each_users_last_event(shop: Dataset) -> None:
+    split = leave_one_out(shop.interactions)  # real timestamps, validation interleaved in time
+    earlier, period = earlier_period(split.train, split.valid)
+    assert period.frame["user_id"].is_unique
+    assert len(earlier) + len(period) == len(split.train)
+    items = split.train.frame[split.train.frame["item_id"] != ""]  # searches are not targets
+    last = items.groupby("user_id")["timestamp"].max()
+    got = period.frame.set_index("user_id")["timestamp"]
+    assert (got == last.reindex(got.index)).all()
+    with pytest.raises(ValidationError, match="earlier"):
+        earlier_period(split.train.select(np.zeros(len(split.train), bool)), split.valid)

@@ -204,7 +204,11 @@ class LearnedRanking(Recommender):
         period = (dict(sources), interactions, validation)
         for index in range(self.extra_periods + 1):
             if index:
-                earlier, targets = earlier_period(period[1], period[2])
+                try:
+                    earlier, targets = earlier_period(period[1], period[2])
+                except ValidationError as error:
+                    logger.warning("training on %d earlier period(s) only: %s", index - 1, error)
+                    break
                 fresh = self.create_sources(earlier)
                 for source in fresh.values():
                     source.fit(earlier, catalog)

@@ -169,13 +169,23 @@ def earlier_period(
     interactions: Interactions, validation: Interactions
 ) -> tuple[Interactions, Interactions]:
     """``interactions`` cut into the events before a period and the period's events: the
-    period as long as ``validation`` and just before it (time-stamped events), or each user's
-    last event (order-only events, as leave-one-out does)."""
-    if not interactions.has_timestamps:
-        split = leave_one_out(interactions)
-        return split.train.concat(split.valid), split.test
+    period as long as ``validation`` and just before it when ``validation`` follows
+    ``interactions`` in time (a temporal split), else each user's last event (as leave-one-out
+    does: order-only events, or validation events interleaved with the training events).
+
+    Raises
+    ------
+    ValidationError
+        When no earlier period with events before it exists.
+    """
     ts = interactions.frame["timestamp"].to_numpy()
     valid_ts = validation.frame["timestamp"].to_numpy()
+    after = bool(len(valid_ts) and len(ts) and valid_ts.min() >= ts.max())
+    if not interactions.has_timestamps or not after:
+        split = leave_one_out(interactions)
+        if not len(split.test):
+            raise ValidationError("no user has three events for an earlier training period")
+        return split.train.concat(split.valid), split.test
     end = int(valid_ts.min()) if len(valid_ts) else int(ts.max()) + 1
     span = max(int(valid_ts.max()) - end if len(valid_ts) else 0, _DAY_MS)
     before = ts < end - span
