@@ -208,7 +208,9 @@ def test_deleting_a_user_removes_events_and_portrait(client: TestClient, store_u
     assert recommend(client, "gone", k=6) != anonymous
     assert client.get("/v1/users/gone/portrait").status_code == 200
     response = client.delete("/v1/users/gone")
-    assert response.json() == {"user_id": "gone", "events_deleted": 3}
+    assert response.json() == {
+        "user_id": "gone", "events_deleted": 3, "training_history_removed": False
+    }  # fmt: skip
     assert client.get("/v1/users/gone/portrait").status_code == 404
     assert recommend(client, "gone", k=6) == anonymous
     with open_store(store_url) as store:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +19,11 @@ from fastapi.testclient import TestClient
 
 from postgres_support import PostgresServer, skip_reason
 from serve_support import Client, event, recommend, version_of
-from shoprec.pipeline import Pipeline
+from shoprec.data import Event, EventType
+from shoprec.datasets import make_synthetic_shop
+from shoprec.pipeline import Pipeline, training_users
 from shoprec.serve import ServiceSettings, create_app
-from shoprec.store import SQLiteStore, open_store
+from shoprec.store import SQLiteStore, drop_deleted_users, open_store, user_digest
 
 ADMIN, READ = "adm1n-k3y", "r3ad-k3y"
 YEAR_2000_MS = 946_684_800_000
@@ -502,3 +505,85 @@ def test_no_key_warns_and_a_network_address_needs_a_key_or_insecure(
     assert result.exit_code == 0 and len(calls) == 1 and "warning" in result.output
     for host in ("localhost", "::1", "127.0.0.2"):
         assert serve_cli(*args, "--host", host)[0].exit_code == 0, host
+
+
+# -- 9. deletion reaches everything ----------------------------------------------------------------
+def test_a_deleted_user_leaves_no_bytes_in_the_sqlite_files_which_are_private(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state" / "events.db"
+    secret = "zq-private-user-4711"
+    with SQLiteStore(path) as store:
+        store.append([Event("keep-1", "i1", EventType.VIEW, 1)])
+        store.append(
+            [Event(secret, f"i{n}", EventType.RATING, n, rating=4.0, review=f"{secret} review")
+             for n in range(200)],
+            client_event_ids=[f"{secret}-{n}" for n in range(200)],
+        )  # fmt: skip
+        store.save_profiles({secret: json.dumps({"about": secret})})
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert any(secret.encode() in f.read_bytes() for f in files if f.exists())
+        assert store.delete_user(secret) == 200
+        for file in files:
+            if file.exists():
+                assert secret.encode() not in file.read_bytes(), file.name
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+        assert user_digest(secret) in store.deleted_users()
+        assert [e.user_id for e in store.history("keep-1")] == ["keep-1"]
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    shared = tmp_path / "shared.db"
+    shared.touch(mode=0o644)
+    with caplog.at_level("WARNING"), SQLiteStore(shared):
+        pass
+    assert any("readable by other users" in r.getMessage() for r in caplog.records)
+
+
+def test_deleting_a_user_reaches_the_served_pipelines_and_the_deletion_list(
+    make_client: Client, shop: dict[str, Path], store_url: str
+) -> None:
+    client = make_client(pipeline=shop["a"])
+    trained = "u00047"  # in the training data only: no events in the store
+    state = client.app.state.serving  # type: ignore[attr-defined]
+    assert trained in training_users(state.active.pipeline)
+    gone = client.delete(f"/v1/users/{trained}")
+    assert gone.status_code == 200
+    assert gone.json() == {
+        "user_id": trained, "events_deleted": 0, "training_history_removed": True
+    }  # fmt: skip
+    assert trained not in training_users(state.active.pipeline)
+    assert reload(client, "b").status_code == 200  # its files still hold the user: not served
+    assert trained not in training_users(state.active.pipeline)
+    assert client.delete(f"/v1/users/{trained}").status_code == 404  # nothing knows them now
+    assert client.delete("/v1/users/never-seen").status_code == 404
+    with open_store(store_url) as store:
+        dataset = make_synthetic_shop(n_users=60, n_items=40, random_state=0)
+        kept, dropped = drop_deleted_users(dataset, store.deleted_users())
+    assert dropped == 1 and trained not in set(kept.interactions.frame["user_id"])
+    assert len(kept.interactions) < len(dataset.interactions)
+
+
+def test_forget_removes_users_from_an_artifact_on_disk(
+    shop: dict[str, Path], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from shoprec.cli import main
+
+    before = version_of(shop["b"])
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    with open_store(url) as store:
+        store.append([Event("u00047", "p00001", EventType.VIEW, YEAR_2000_MS)])
+    result = CliRunner().invoke(
+        main, ["forget", "u00047", "u00033", "--pipeline", str(shop["b"]), "--store", url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 users were in its training data" in result.output
+    assert "1 events deleted" in result.output
+    for file in shop["b"].rglob("*"):
+        if file.is_file():
+            assert b"u00047" not in file.read_bytes(), file
+    pipeline = Pipeline.load(shop["b"])
+    assert not {"u00047", "u00033"} & training_users(pipeline)
+    assert len(training_users(pipeline)) > 40 and version_of(shop["b"]) != before
+    with open_store(url) as store:
+        assert store.count_events() == 0 and user_digest("u00033") in store.deleted_users()

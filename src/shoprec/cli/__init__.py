@@ -5,6 +5,7 @@ from __future__ import annotations
 # Importing the command modules registers their commands on the group.
 from shoprec.cli import (  # noqa: F401
     _data_commands,
+    _forget_command,
     _init_command,
     _model_commands,
     _online_commands,

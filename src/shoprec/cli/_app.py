@@ -78,7 +78,18 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 def from_store_options(command: Any) -> Any:
     """Add ``--from-store URL`` and ``--since T`` to a command that loads a dataset: with them,
-    :func:`load_source` reads the events and catalog from that store instead."""
+    :func:`load_source` reads the events and catalog from that store instead; and
+    ``--deletion-list URL``: users deleted in that store are dropped from a dataset read from
+    files."""
+    command = click.option(
+        "--deletion-list",
+        "deletion_list",
+        metavar="URL",
+        callback=_remember,
+        expose_value=False,
+        envvar="SHOPREC_DELETION_LIST",
+        help="Drop the users deleted in this event store (its deletion list) from the dataset.",
+    )(command)
     command = click.option(
         "--since",
         callback=_remember,
@@ -113,7 +124,19 @@ def load_source(source: str, data_dir: Path | None, split: str | None = None) ->
     if source == "synthetic":
         shop = make_synthetic_shop()
         return shop if split is None else shop.with_split(split)
-    return load_dataset(source, data_dir=data_dir, progress=True, split=split)
+    dataset = load_dataset(source, data_dir=data_dir, progress=True, split=split)
+    if options.get("deletion_list"):
+        dataset = _without_deleted(dataset, options["deletion_list"])
+    return dataset
+
+
+def _without_deleted(dataset: Dataset, url: str) -> Dataset:
+    from shoprec.store import drop_deleted_users, open_store
+
+    with open_store(url) as store:
+        dataset, dropped = drop_deleted_users(dataset, store.deleted_users())
+    click.echo(f"left out {dropped} users on the store's deletion list", err=True)
+    return dataset
 
 
 SPLIT_OPTION = click.option(

@@ -213,6 +213,9 @@ class ALS(Recommender):
             "item_length_norm": self.item_length_norm_,
         }
 
+    def _forget_user_rows(self, rows: np.ndarray) -> None:
+        self.user_factors_ = np.delete(self.user_factors_, rows, axis=0)
+
     def _set_state(self, state: Mapping[str, np.ndarray]) -> None:
         self.item_factors_ = state["item_factors"]
         self.user_factors_ = state["user_factors"]

@@ -6,7 +6,7 @@ import inspect
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -166,6 +166,24 @@ class Recommender(ABC):
         """Single-user form of :meth:`recommend`: shapes ``(k,)``."""
         ids, scores = self.recommend([user], k=k, exclude_seen=exclude_seen)
         return ids[0], scores[0]
+
+    def forget_users(self, user_ids: Iterable[str]) -> list[str]:
+        """Remove these users' training histories and any learned per-user state (a deletion
+        request); returns the ones that were known. The item-side model is kept: it is not
+        any one user's data."""
+        self._check_fitted()
+        wanted = set(user_ids)
+        users = list(self.histories_)
+        rows = np.array([i for i, user in enumerate(users) if user in wanted], dtype=np.int64)
+        if len(rows):
+            self._forget_user_rows(rows)
+            for row in rows:
+                del self.histories_[users[row]]
+        return [users[row] for row in rows]
+
+    def _forget_user_rows(self, rows: np.ndarray) -> None:
+        """Drop learned per-user state at ``rows`` (positions in ``histories_``); default: none."""
+        return None
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -11,6 +11,7 @@ from shoprec.pipeline._artifact import (
 )
 from shoprec.pipeline._candidates import Candidates, gather_candidates
 from shoprec.pipeline._config import SOURCES, PipelineConfig, Recommendation, Request
+from shoprec.pipeline._forget import forget_users, training_users
 from shoprec.pipeline._pipeline import Pipeline
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "Recommendation",
     "Request",
     "data_fingerprint",
+    "forget_users",
     "gather_candidates",
     "load_pipeline",
     "save_pipeline",
+    "training_users",
 ]

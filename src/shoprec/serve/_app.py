@@ -179,7 +179,7 @@ def create_app(
         app.include_router(router)
     mount_dashboard(app)
     _add_error_handlers(app)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics, access_log=settings.access_log)
     return app
 
 

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
         Most open connections or requests in progress for ``shoprec serve``; beyond it uvicorn
         answers 503 at once, before parsing, so an overloaded process keeps serving what it
         admits instead of slowing down for everyone.
+    access_log
+        Log one line per request (logger ``shoprec.serve.access``): method, route template,
+        status and time, never the raw path or query, so never a user id.
     artifacts_dir
         Reloads (and experiment variants) load pipelines only from inside this directory;
         relative paths are resolved in it. Default: the parent of ``pipeline``.
@@ -103,6 +106,7 @@ class ServiceSettings(BaseSettings):
     store_retry_after_s: int = Field(default=5, ge=1)
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
     artifacts_dir: Path | None = None
+    access_log: bool = True
     keep_versions: int = Field(default=3, ge=1, le=100)
     reload_timeout_s: float = Field(default=120.0, gt=0)
     log_impressions: bool = True

@@ -32,7 +32,7 @@ from shoprec.exceptions import (
     StoreUnavailableError,
 )
 from shoprec.online import Experiment
-from shoprec.pipeline import Pipeline, Recommendation, Request
+from shoprec.pipeline import Pipeline, Recommendation, Request, forget_users
 from shoprec.profiles import PortraitConfig, UserPortrait
 from shoprec.serve._artifacts_dir import ArtifactsDir
 from shoprec.serve._caches import HistoryCache, PortraitCache
@@ -183,6 +183,7 @@ class ServingState:
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         sync_catalog(deployment, self.store, self._removed)
+        forget_users(pipeline, digests=self.store.deleted_users())
         warm_up(pipeline)
         return deployment
 
@@ -265,13 +266,15 @@ class ServingState:
             raise NotFoundError("unknown user")
         return portrait
 
-    def delete_user(self, user_id: str) -> int:
-        """Remove the user's events, portrait and cached state; returns events removed.
+    def delete_user(self, user_id: str) -> tuple[int, bool]:
+        """Remove the user's events, portrait and cached state, and their training history
+        from every loaded pipeline (the store's deletion list keeps them out of pipelines
+        loaded later); returns the events removed and whether a pipeline knew the user.
 
         Raises
         ------
         NotFoundError
-            If the user has no events.
+            If the user has no events and no pipeline knows them.
         """
         if user_id.startswith(RESERVED_USER_PREFIX):
             raise NotFoundError("unknown user")
@@ -279,9 +282,12 @@ class ServingState:
             removed = self.store.delete_user(user_id)
             self._portraits.drop(user_id)
             self._histories.invalidate([user_id])
-        if not removed:
+        with self._admin_lock:
+            loaded = [*self._serving(), *(v for v in self.kept if isinstance(v, Deployment))]
+            trained = any(forget_users(d.pipeline, [user_id]) for d in loaded)
+        if not removed and not trained:
             raise NotFoundError("unknown user")
-        return removed
+        return removed, trained
 
     # -- reads ------------------------------------------------------------------------------------
     def recommend(self, query: RecommendQuery) -> tuple[list[Recommendation], Deployment]:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["REDACTED", "RequestMetrics", "ServiceMetrics", "install_redaction", "mark_personal"]
 
 REDACTED = "<redacted>"
-access_logger = logging.getLogger("shoprec.serve._access")
+access_logger = logging.getLogger("shoprec.serve.access")  # a name operators configure
 _personal: ContextVar[tuple[str, ...]] = ContextVar("shoprec_personal", default=())
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -75,9 +75,10 @@ class ServiceMetrics:
 class RequestMetrics:
     """ASGI middleware: counts and times every HTTP request and writes the access log."""
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, *, access_log: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,7 +101,8 @@ class RequestMetrics:
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
-            access_logger.info("%s %s %d %.1f ms", method, route, status, elapsed * 1000)
+            if self.access_log:
+                access_logger.info("%s %s %d %.1f ms", method, route, status, elapsed * 1000)
 
 
 def mark_personal(*values: str | None) -> None:

@@ -6,7 +6,7 @@ serves tests. :func:`open_store` opens any of them from a URL.
 
 from __future__ import annotations
 
-from shoprec.store._base import AppendResult, EventStore
+from shoprec.store._base import DELETED_USERS, AppendResult, EventStore, user_digest
 from shoprec.store._bulk import (
     IMPORT_KEY_PREFIX,
     ImportResult,
@@ -14,6 +14,7 @@ from shoprec.store._bulk import (
     import_events,
     import_keys,
 )
+from shoprec.store._deletions import drop_deleted_users
 from shoprec.store._memory import MemoryStore
 from shoprec.store._online import (
     CONTEXT_COLUMNS,
@@ -38,6 +39,7 @@ __all__ = [
     "ABUSE_FLAG",
     "ABUSE_SCAN",
     "CONTEXT_COLUMNS",
+    "DELETED_USERS",
     "FLAGGED",
     "IMPORT_KEY_PREFIX",
     "IMPRESSION_COLUMNS",
@@ -53,9 +55,11 @@ __all__ = [
     "PostgresStore",
     "SQLiteStore",
     "dataset_from_store",
+    "drop_deleted_users",
     "import_events",
     "import_keys",
     "open_store",
     "quarantine_records",
     "quarantined_users",
+    "user_digest",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +32,20 @@ from shoprec.store._records import (
     _text,
 )
 
-__all__ = ["AppendResult", "EventStore"]
+__all__ = ["DELETED_USERS", "AppendResult", "EventStore", "user_digest"]
+
+DELETED_USERS = "deleted_user"
+"""Document kind of the deletion list (one document per deleted user, keyed by digest)."""
+
+
+def user_digest(user_id: str) -> str:
+    """SHA-256 of a user id: how the deletion list names users without holding their ids."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
 
 logger = logging.getLogger(__name__)
 
@@ -218,8 +233,18 @@ class EventStore(OnlineRecords, ABC):
         self._forget_user_online(user)  # first: it finds the event contexts by the user's events
         removed = self._delete_user(user)
         self._delete_document(ABUSE_FLAG, user)  # a quarantine record names the user
+        # the deletion list, by digest: trained artifacts and the next training drop the user
+        self.put_document(DELETED_USERS, user_digest(user), {"deleted_at": _now_ms()})
+        self._purge()
         logger.info("deleted a user and %d events", removed)  # no user ids in logs
         return removed
+
+    def deleted_users(self) -> frozenset[str]:
+        """The deletion list: :func:`user_digest` of every user deleted from this store."""
+        return frozenset(key for key, _ in self._documents(DELETED_USERS))
+
+    def _purge(self) -> None:
+        """Make deleted rows unrecoverable from the files (after :meth:`delete_user`)."""
 
     # -- profiles ---------------------------------------------------------------------------------
     def save_profiles(self, profiles: Mapping[str, str]) -> None:

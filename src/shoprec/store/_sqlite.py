@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -52,7 +54,7 @@ class SQLiteStore(_SQLStore):
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._shared = self.path == MEMORY  # an in-memory database exists on one connection only
         if not self._shared:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(self.path))
         self._lock = threading.Lock()
         self._closed = False
         self._writer = self._connect(wal=not self._shared)
@@ -73,6 +75,7 @@ class SQLiteStore(_SQLStore):
         # FULL syncs the WAL at every commit: with NORMAL a commit survives a killed process but
         # may be lost to a power cut or OS crash, and an acknowledged event must be durable.
         conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left
         return conn
 
     @contextmanager
@@ -103,6 +106,16 @@ class SQLiteStore(_SQLStore):
             with self._readers.connection() as conn:
                 yield conn.cursor()
 
+    def _purge(self) -> None:
+        # secure_delete zeroed the deleted rows in the pages the deletion wrote; the WAL still
+        # holds older copies of those pages until a checkpoint copies it back and truncates it.
+        if self._shared:
+            return
+        with self._guarded(), self._lock:
+            busy, _, _ = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            logger.warning("a reader kept the WAL from being truncated after a deletion")
+
     def _migrate_global_client_ids(self, cur: Any) -> None:
         # A column's UNIQUE cannot be dropped in SQLite: copy into a table without it.
         cur.execute("ALTER TABLE shoprec_events RENAME TO shoprec_events_v1")
@@ -122,3 +135,14 @@ class SQLiteStore(_SQLStore):
             self._closed = True
             self._readers.close()
             self._writer.close()
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (SQLite gives its -wal and -shm
+    files the database's permissions); warn about an existing one others can read."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            logger.warning("the event store %s is readable by other users; chmod 600 it", path)

@@ -371,6 +371,10 @@ class PortraitResponse(BaseModel):
 class UserDeleted(BaseModel):
     user_id: str
     events_deleted: int
+    training_history_removed: bool = Field(
+        description="the served pipelines' training data held the user; removed in memory "
+        "(run `shoprec forget` on the artifact directories to remove it on disk)"
+    )
 
 
 # -- admin and health ------------------------------------------------------------------------------
