@@ -127,3 +127,27 @@ def test_cli_imports_files_and_trains_from_the_store(tmp_path: Path) -> None:
          "--out", str(tmp_path / "x")],
     )  # fmt: skip
     assert lonely.exit_code != 0 and "--since needs --from-store" in lonely.output
+
+
+def test_cli_import_keeps_its_report_with_rejects_by_reason(tmp_path: Path) -> None:
+    from shoprec.store import import_reports, open_store
+
+    events = tmp_path / "orders.csv"
+    rows = ["CustomerID,SKU,OrderDate"]
+    rows += [f"c{u},p{u % 5},2024-01-0{u % 9 + 1} 10:00:00" for u in range(20)]
+    rows += ["c99,p1,not a date", ",p2,2024-01-03 10:00:00"]
+    events.write_text("\n".join(rows) + "\n")
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    args = [
+        "store", "import", "--store", url, "--events", str(events), "--event-type", "purchase",
+        "--map", "user_id=CustomerID", "--map", "item_id=SKU", "--map", "timestamp=OrderDate",
+        "--lenient",
+    ]  # fmt: skip
+    answer = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert answer.exit_code == 0, answer.output
+    with open_store(url) as store:
+        (report,) = import_reports(store)
+    assert report["source"] == str(events) and report["stored"] == 20
+    (read,) = report["reads"]
+    assert (read["rows_read"], read["rows_rejected"]) == (22, 2)
+    assert sum(read["reasons"].values()) == 2 and len(read["reasons"]) == 2

@@ -63,10 +63,11 @@ def import_command(
     it again (or on a longer export of the same history) stores each event once. Files are
     cleaned as `shoprec ingest` cleans them (--no-clean, --strict and the other options)."""
     from shoprec.datasets import read_shop_files
-    from shoprec.store import import_events, open_store
+    from shoprec.store import import_events, open_store, record_import
 
     if (dataset is None) == (events_path is None):
         raise click.UsageError("give either --dataset or --events")
+    reports: list[Any] = []
     if events_path is not None:
         catalog, interactions, reports = read_shop_files(
             events_path,
@@ -89,6 +90,8 @@ def import_command(
         result = import_events(
             events_store, interactions, catalog, batch_size=batch_size, progress=True
         )
+        source = str(events_path) if events_path is not None else f"dataset {dataset}"
+        record_import(events_store, result, reports, source=source)  # for the dashboard
         total = events_store.count_events()
     click.echo(f"imported {result.summary()}; the store holds {total:,} events")
 

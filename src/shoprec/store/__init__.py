@@ -15,6 +15,7 @@ from shoprec.store._bulk import (
     import_keys,
 )
 from shoprec.store._deletions import drop_deleted_users
+from shoprec.store._import_reports import INGEST_REPORT, import_reports, record_import
 from shoprec.store._memory import MemoryStore
 from shoprec.store._online import (
     CONTEXT_COLUMNS,
@@ -43,6 +44,7 @@ __all__ = [
     "FLAGGED",
     "IMPORT_KEY_PREFIX",
     "IMPRESSION_COLUMNS",
+    "INGEST_REPORT",
     "RELEASED",
     "STORE_SCHEMES",
     "AppendResult",
@@ -58,8 +60,10 @@ __all__ = [
     "drop_deleted_users",
     "import_events",
     "import_keys",
+    "import_reports",
     "open_store",
     "quarantine_records",
     "quarantined_users",
+    "record_import",
     "user_digest",
 ]
