@@ -23,10 +23,10 @@ Item features
     ``n_events``, ``n_users``; ``spike`` (Poisson z-score of the item's busiest day against its
     own daily rate since its first event); ``peak_share`` (share of its events on that day);
     ``new_account_share`` (share of its events from accounts less than a day old);
-    ``new_account_spike`` (Poisson z-score of its busiest day counting only the new accounts
-    acting on it, against its own daily rate of them: the first order of a real customer holds many
-    items, so the share alone is high for many items, but a crowd of new accounts on one item in
-    one day is rare);
+    ``new_account_spike`` (Poisson z-score of its busiest 24 hours counting only the new
+    accounts acting on it, against its own daily rate of them: the first order of a real
+    customer holds many items, so the share alone is high for many items, but a crowd of new
+    accounts on one item in one day is rare);
     ``cooccurrence_burst`` (share of its same-day co-occurrences with other items that fall on
     its busiest day for them); ``supporter_coherence`` (median coherence of the item's users);
     ``supporter_size_z`` (how far the item's users' mean log item count is from all users', in
@@ -287,13 +287,28 @@ def _bursts(events: pd.DataFrame, has_timestamps: bool) -> pd.DataFrame:
     account_start = events.groupby("user_id")["timestamp"].transform("min").to_numpy()
     new = (stamps - account_start) < _DAY_MS
     out["new_account_share"] = pd.Series(new, index=events.index).groupby(events["item_id"]).mean()
-    accounts = daily.assign(user_id=events["user_id"].to_numpy())[new]
-    new_daily = accounts.groupby(["item_id", "day"])["user_id"].nunique()  # accounts, not events
-    new_rate = (new_daily.groupby(level=0).sum() / days).reindex(items, fill_value=0.0)
-    new_peak = new_daily.groupby(level=0).max().reindex(items, fill_value=0.0)
+    accounts = events.loc[new, ["item_id", "user_id", "timestamp"]].drop_duplicates(
+        ["item_id", "user_id"]  # accounts, not events
+    )
+    new_rate = (accounts.groupby("item_id").size() / days).reindex(items, fill_value=0.0)
+    new_peak = _busiest_day(accounts).reindex(items, fill_value=0.0)
     out["new_account_spike"] = (new_peak - new_rate) / np.sqrt(new_rate + 1.0)
     out["cooccurrence_burst"] = _cooccurrence_burst(daily.assign(user_id=events["user_id"]))
     return out
+
+
+def _busiest_day(events: pd.DataFrame) -> pd.Series:
+    """Per item, the most events in any 24 hours (a sliding window, not calendar days: a burst
+    across midnight is one burst)."""
+    codes, items = pd.factorize(events["item_id"])
+    stamps = events["timestamp"].to_numpy(dtype=np.float64)
+    order = np.lexsort((stamps, codes))
+    codes, stamps = codes[order], stamps[order]
+    span = float(stamps.max() - stamps.min()) + 2 * _DAY_MS if len(stamps) else 1.0
+    key = codes * span + (stamps - (stamps.min() if len(stamps) else 0.0))
+    ends = np.searchsorted(key, key + _DAY_MS, side="left")
+    peak = pd.Series(ends - np.arange(len(key)), dtype=float).groupby(codes).max()
+    return pd.Series(peak.to_numpy(), index=pd.Index(items[peak.index.to_numpy()]))
 
 
 def _cooccurrence_burst(daily: pd.DataFrame) -> pd.Series:
