@@ -36,7 +36,15 @@ _PIPELINE = click.option(
 @main.command()
 @_DATASET
 @from_store_options
-@click.option("--model", "model_name", default="text_sequence", show_default=True)
+@click.option(
+    "--model",
+    "model_name",
+    default="auto",
+    show_default=True,
+    help="The ranking model; auto: the best on validation of popularity-recent, covisitation, "
+    "als and ltr (the learned ranking stage). A named model is kept, with a warning when a cheap "
+    "baseline beats it on validation.",
+)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Model parameter.")
 @click.option(
     "--rerank",
@@ -105,7 +113,7 @@ def build(
     out: Path,
 ) -> None:
     """Fit a recommendation pipeline on a dataset, evaluate its model, save it to OUT."""
-    from shoprec.evaluation import evaluate
+    from shoprec.evaluation import choose_model, evaluate, format_table
     from shoprec.pipeline import Pipeline, PipelineConfig
     from shoprec.ranking import OnnxCTRRanker
     from shoprec.rerank import Caps, RerankConfig
@@ -121,9 +129,18 @@ def build(
         ann_params=parse_params(index_params),
     )  # fmt: skip
     data = load_source(dataset, ctx.obj["data_dir"], split)
-    click.echo(f"building a {model_name} pipeline on {data.name}: {data.split}")
+    named = None if model_name == "auto" else model_name
+    click.echo(f"choosing the model on {data.name} by validation: {data.split}")
+    selection = choose_model(
+        data, named=named, params=config.model_params, encoder=encoder, random_state=seed,
+        progress=True,
+    )  # fmt: skip
+    click.echo(format_table([run.result for run in selection.runs], ["ndcg@10", "hr@10", "mrr"]))
+    if selection.warning:
+        click.echo(f"warning: {selection.warning}", err=True)
+    click.echo(f"building a {selection.chosen} pipeline")
     pipeline = Pipeline(config, random_state=seed, progress=True)
-    pipeline.fit(data.split.train, data.catalog, validation=data.split.valid)
+    pipeline.fit(data.split.train, data.catalog, validation=data.split.valid, model=selection.model)
     result = evaluate(pipeline.model_, data.split, catalog=data.catalog, progress=True)
     pipeline.record_metrics({"dataset": data.name, "source": _source(dataset), **result.metrics})
     if ranker is not None:

@@ -21,15 +21,25 @@ from shoprec.evaluation._report import (
     write_json,
     write_tradeoff_report,
 )
+from shoprec.evaluation._selection import (
+    CHEAP_BASELINES,
+    SELECTION_CANDIDATES,
+    Selection,
+    choose_model,
+)
 
 __all__ = [
     "BASELINES",
+    "CHEAP_BASELINES",
     "HISTORY_BUCKETS",
     "METRIC_MEANINGS",
+    "SELECTION_CANDIDATES",
     "SLICE_K",
     "EvaluationResult",
     "ModelRun",
+    "Selection",
     "baseline_models",
+    "choose_model",
     "compare_models",
     "diversity_sweep",
     "evaluate",
