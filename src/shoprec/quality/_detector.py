@@ -21,7 +21,8 @@ Thresholds were tuned on simulated attacks (seed 1) on the Electronics training 
 the geometric midpoint between the largest value among clean items or users and the smallest
 among attacked ones: ``item_threshold`` 7.3 (clean items up to 3.1, attacked targets from 17.3);
 ``size_threshold`` 5.2 on the same data with positions instead of times (clean items up to 2.0,
-the burst's target at 13.3). ``benchmarks/abuse.py`` reports every dataset with the same values (seed 2).
+the burst's target at 13.3). ``benchmarks/abuse.py`` reports every dataset with the same values
+(seed 2).
 """
 
 from __future__ import annotations
