@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from shoprec.data import Catalog, Interactions, leave_one_out
-from shoprec.exceptions import NotFittedError
+from shoprec.exceptions import NotFittedError, ParameterError
 from shoprec.models import RECOMMENDERS, Recommender, create_recommender, load_recommender
 
 # Settings that keep each model fast on the tiny test data; defaults otherwise.
@@ -147,3 +147,33 @@ def test_vector_scoring_models_score_by_inner_products(fitted: Recommender) -> N
     users = fitted.query_vectors(histories)
     assert items.shape[0] == len(fitted.item_ids_) and users.shape == (3, items.shape[1])
     np.testing.assert_allclose(users @ items.T, fitted.score(histories), rtol=1e-4, atol=1e-4)
+
+
+def test_score_events_is_score_with_context(fitted: Recommender) -> None:
+    """Every model takes event context; without context support it is exactly ``score``,
+    with it the shapes match and types the model never saw change nothing."""
+    histories = [fitted.encode_items(["item0", "item1"]), fitted.encode_items(["item3"])]
+    types = [["click"] * len(h) for h in histories]
+    plain = fitted.score(histories)
+    with_context = fitted.score_events(histories, event_types=types)
+    assert with_context.shape == plain.shape
+    if not fitted.supports_event_context:
+        np.testing.assert_array_equal(with_context, plain)
+    unseen = fitted.score_events(
+        histories, event_types=[["never-seen"] * len(h) for h in histories]
+    )
+    assert unseen.shape == plain.shape and np.isfinite(unseen).all()
+
+
+def test_add_items_follows_the_capability_flag(fitted: Recommender) -> None:
+    """Models that support new items score them at once; the others refuse, clearly."""
+    catalog = Catalog(pd.DataFrame({"item_id": ["brand-new"], "title": ["A brand new thing"]}))
+    n_items = len(fitted.item_ids_)
+    if not fitted.supports_new_items:
+        with pytest.raises(ParameterError, match="cannot add items"):
+            fitted.add_items(catalog)
+        return
+    fitted.add_items(catalog)
+    assert list(fitted.item_ids_)[-1] == "brand-new"
+    scores = fitted.score([fitted.encode_items(["item0"])])
+    assert scores.shape == (1, n_items + 1) and np.isfinite(scores[0, -1])

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from shoprec.data import EncodedInteractions, Interactions, leave_one_out
+from shoprec.data import PAD, EncodedInteractions, Interactions, leave_one_out
 from shoprec.models import SASRec
-from shoprec.models import _sasrec as sasrec_module
 from shoprec.nn import PAD_TOKEN, SASRecNetwork
 
 N_ITEMS = 20
@@ -21,8 +20,8 @@ def _network(**kwargs: float) -> SASRecNetwork:
     return SASRecNetwork(30, **{**params, **kwargs}).eval()  # type: ignore[arg-type]
 
 
-def test_recommender_pads_like_the_network() -> None:
-    assert sasrec_module._PAD == PAD_TOKEN
+def test_sequences_pad_like_the_network() -> None:
+    assert PAD == PAD_TOKEN
 
 
 def test_network_shapes() -> None:

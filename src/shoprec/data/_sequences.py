@@ -8,7 +8,9 @@ every input position also carries an event-type index and a time-gap bucket (``0
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +20,7 @@ __all__ = [
     "MIN_EPOCH_MS",
     "N_GAP_BUCKETS",
     "PAD",
+    "EventContext",
     "Example",
     "gap_buckets",
     "model_inputs",
@@ -74,3 +77,49 @@ def training_windows(
     for end in range(len(targets), 0, -max_len):
         lo = max(0, end - max_len)
         yield tokens[lo:end], targets[lo:end], in_kinds[lo:end], in_gaps[lo:end]
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What a sequence model reads of each event besides its item: the event types that get an
+    embedding of their own (none when the training data had a single type) and whether time
+    gaps are used (not for order-only positions). Learned from training data by :meth:`of`.
+    """
+
+    event_types: tuple[str, ...] = ()
+    uses_time: bool = False
+
+    @classmethod
+    def of(cls, data: EncodedInteractions) -> EventContext:
+        """The context learnable from ``data``."""
+        types = sorted(set(map(str, data.event_types)))
+        timed = bool(len(data.timestamps) and data.timestamps.max() >= MIN_EPOCH_MS)
+        return cls(tuple(types) if len(types) > 1 else (), timed)
+
+    def type_codes(self, event_types: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Embedding index of each event type (``0``: unknown or not modelled)."""
+        index = {name: i + 1 for i, name in enumerate(self.event_types)}
+        return np.fromiter((index.get(str(t), 0) for t in event_types), np.int64, len(event_types))
+
+    def gaps(self, timestamps: np.ndarray | None) -> np.ndarray | None:
+        """Time-gap buckets of one history (``None`` when time is not used or unknown)."""
+        if not self.uses_time or timestamps is None or not len(timestamps):
+            return None
+        if np.max(timestamps) < MIN_EPOCH_MS:  # positions: all would fall under one second
+            return None
+        return gap_buckets(timestamps)
+
+    def windows(self, data: EncodedInteractions, max_len: int) -> list[Example]:
+        """Every user's training windows with their event types and time gaps."""
+        return [
+            example
+            for items, kinds, times in user_sequences(data, self.type_codes(data.event_types))
+            for example in training_windows(items, kinds, self.gaps(times), data.n_items, max_len)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_types": list(self.event_types), "uses_time": self.uses_time}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EventContext:
+        return cls(tuple(map(str, data["event_types"])), bool(data["uses_time"]))

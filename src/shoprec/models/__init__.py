@@ -14,9 +14,11 @@ from shoprec.models._covisitation import (
 from shoprec.models._popularity import Popularity
 from shoprec.models._registry import RECOMMENDERS, create_recommender, load_recommender
 from shoprec.models._sasrec import SASRec
-from shoprec.models._text_sequence import TextSequence
+from shoprec.models._sequential import SequentialRecommender
+from shoprec.models._text_sequence import ADAPTOR_PARAMETERS, TextSequence
 
 __all__ = [
+    "ADAPTOR_PARAMETERS",
     "ALS",
     "DEFAULT_EVENT_WEIGHTS",
     "RECOMMENDERS",
@@ -25,6 +27,7 @@ __all__ = [
     "Popularity",
     "Recommender",
     "SASRec",
+    "SequentialRecommender",
     "TextSequence",
     "VectorScoring",
     "create_recommender",

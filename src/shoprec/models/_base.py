@@ -16,7 +16,7 @@ from shoprec import __version__
 from shoprec._artifacts import manifest_text
 from shoprec._artifacts import reading as _reading
 from shoprec.data import Catalog, EncodedInteractions, Interactions
-from shoprec.exceptions import ArtifactError, NotFittedError
+from shoprec.exceptions import ArtifactError, NotFittedError, ParameterError
 
 __all__ = ["Recommender", "VectorScoring", "saved_model_manifest", "top_k"]
 
@@ -45,12 +45,21 @@ class Recommender(ABC):
       and ``-inf``. ``recommend_user`` is the single-user wrapper.
     - ``save(path)`` writes a directory (JSON manifest + safetensors); ``load_recommender``
       reads it.
+    - Capabilities, declared by class flags: with ``supports_event_context``,
+      ``score_events(histories, event_types=..., timestamps=...)`` reads each history's event
+      types and times as well (otherwise it is :meth:`score`); with ``supports_new_items``,
+      ``add_items(catalog)`` makes items added after fitting recommendable without retraining
+      (otherwise it raises :class:`~shoprec.exceptions.ParameterError`). ``uses_torch`` says
+      whether scoring runs torch (the pipeline sizes its thread pool by it).
 
     Subclasses store hyper-parameters as given in a keyword-only ``__init__`` and implement
     ``_fit``, ``_score``, ``_get_state`` and ``_set_state``.
     """
 
     name: ClassVar[str]
+    supports_event_context: ClassVar[bool] = False
+    supports_new_items: ClassVar[bool] = False
+    uses_torch: ClassVar[bool] = False
 
     # -- subclass hooks ---------------------------------------------------------------------------
     @abstractmethod
@@ -126,6 +135,28 @@ class Recommender(ABC):
         self._check_fitted()
         scores = np.asarray(self._score([np.asarray(h, dtype=np.int64) for h in histories]))
         return scores.astype(np.float32, copy=False)
+
+    def score_events(
+        self,
+        histories: Sequence[np.ndarray],
+        *,
+        event_types: Sequence[Sequence[str]] | None = None,
+        timestamps: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """:meth:`score` with each history's event types and timestamps (ms) as context; a model
+        without ``supports_event_context`` ignores them."""
+        return self.score(histories)
+
+    def add_items(self, catalog: Catalog) -> None:
+        """Make ``catalog``'s new items recommendable without retraining (models with
+        ``supports_new_items``).
+
+        Raises
+        ------
+        ParameterError
+            The model cannot score items it was not fitted on.
+        """
+        raise ParameterError(f"{type(self).__name__} cannot add items after fitting; refit it")
 
     def recommend(
         self,

@@ -50,6 +50,7 @@ class ContentBased(Recommender):
     """
 
     name: ClassVar[str] = "content"
+    supports_new_items: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -3,40 +3,33 @@
 Trained with full-softmax cross-entropy over the catalog by default, which beats the paper's
 binary cross-entropy with one sampled negative by a wide margin (Klenitskiy & Vasilev, "Turning
 Dross Into Gold Loss: is BERT4Rec really better than SASRec?", RecSys 2023). The network is in
-:mod:`shoprec.nn._sasrec_network`, the loop in :mod:`shoprec.nn._training`.
+:mod:`shoprec.nn._sasrec_network`; the fit loop, shared with the text-sequence model, in
+:mod:`shoprec.models._sequential`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from shoprec._runtime import torch_threads
-from shoprec.data import Catalog, EncodedInteractions
-from shoprec.models._base import Recommender
+from shoprec.data import PAD, EncodedInteractions
+from shoprec.exceptions import ParameterError
+from shoprec.models._sequential import SequentialRecommender
 
 if TYPE_CHECKING:  # torch is imported lazily so that `import shoprec.models` stays light
     import torch
 
-    from shoprec.nn import SASRecNetwork, TrainHistory
+    from shoprec.nn import SASRecNetwork
 
 __all__ = ["SASRec"]
 
-logger = logging.getLogger(__name__)
-
 _LOSSES = ("ce", "bce")
-_PAD = 0  # sasrec_network.PAD_TOKEN, repeated to keep torch out of the module import
 _SCORE_BATCH = 512
-_VALID_K = 10
-# A training example: input tokens and next-item targets (tokens), both (length,) int64.
-_Example = tuple[np.ndarray, np.ndarray]
 
 
-class SASRec(Recommender):
+class SASRec(SequentialRecommender):
     """Self-attentive sequential recommender over item IDs.
 
     Every position of each user's training sequence predicts the next item (the first item is
@@ -120,62 +113,18 @@ class SASRec(Recommender):
         self.progress = progress
         self.num_threads = num_threads
 
-    # -- training ---------------------------------------------------------------------------------
-    def _fit(
-        self,
-        data: EncodedInteractions,
-        catalog: Catalog | None,
-        validation: EncodedInteractions | None,
-    ) -> None:
-        import torch
-
-        from shoprec.nn import TrainConfig, fit_model
-
-        self._check_params()
-        config = TrainConfig(
-            epochs=self.max_epochs,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            warmup_fraction=0.02,
-            batch_size=self.batch_size,
-            patience=self.patience,
-            random_state=self.random_state,
-        )
-        examples = [
-            example
-            for sequence in data.sequences()
-            for example in _windows(sequence, data.n_items, self.max_len)
-        ]
-        validate = None if validation is None else self._validator(validation)
-        with self._threads(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.random_state)
-            self.network_ = self._network(data.n_items)
-            self.history_: TrainHistory = fit_model(
-                self.network_,
-                _loss_ce if self.loss == "ce" else _loss_bce,
-                examples,
-                config,
-                collate=_collate,
-                length=_example_length,
-                validate=validate,
-                progress=self.progress,
-            )
-        logger.info(
-            "sasrec: kept epoch %s of %d (validation NDCG@10 %s)",
-            self.history_.best_epoch,
-            len(self.history_.epochs),
-            self.history_.best_score,
-        )
-
+    # -- the sequential core's hooks --------------------------------------------------------------
     def _check_params(self) -> None:
+        super()._check_params()
         if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}")
-        if self.hidden % self.n_heads:
-            raise ValueError(
-                f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})"
-            )
-        if self.max_len < 2:
-            raise ValueError(f"max_len must be at least 2, got {self.max_len}")
+            raise ParameterError(f"loss must be one of {_LOSSES}, got {self.loss!r}")
+
+    def _examples(self, data: EncodedInteractions) -> list:
+        # IDs only: event types and time gaps are not inputs of this network
+        return [(x, y, 0 * x, 0 * x) for x, y, _, _ in super()._examples(data)]
+
+    def _build_network(self, data: EncodedInteractions) -> SASRecNetwork:
+        return self._network(data.n_items)
 
     def _network(self, n_items: int) -> SASRecNetwork:
         from shoprec.nn import SASRecNetwork
@@ -189,25 +138,8 @@ class SASRec(Recommender):
             dropout=self.dropout,
         )
 
-    def _validator(self, validation: EncodedInteractions) -> _NextItemNDCG | None:
-        """NDCG@10 of each validation user's first validation item that is not already in their
-        training history (such repeats could never be recommended), like the test protocol."""
-        empty = np.empty(0, dtype=np.int64)
-        histories, targets, seen_users = [], [], set()
-        for user, item in zip(validation.users, validation.items, strict=True):  # time order
-            history = self.histories_.get(validation.user_ids[user], empty)
-            if user not in seen_users and item not in history:
-                seen_users.add(user)
-                histories.append(history)
-                targets.append(item)
-        if not targets:
-            return None
-        return _NextItemNDCG(self, histories, np.array(targets, dtype=np.int64))
-
-    # -- inference --------------------------------------------------------------------------------
-    def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
-        with self._threads():
-            return _score_network(self.network_, histories, self.max_len)
+    def _network_for_state(self, weights: Mapping[str, np.ndarray]) -> SASRecNetwork:
+        return self._network(len(self.item_ids_))
 
     def retrieval_vectors(self) -> np.ndarray:
         """The tied output embeddings ``(n_items, hidden)``."""
@@ -220,59 +152,85 @@ class SASRec(Recommender):
         """Each history's last transformer state (event types are not read)."""
         self._check_fitted()
         with self._threads():
-            return _network_states(
-                self.network_, [np.asarray(h, dtype=np.int64) for h in histories], self.max_len
-            )
+            return self._states(self.network_, [np.asarray(h, dtype=np.int64) for h in histories])
 
-    def _threads(self) -> contextlib.AbstractContextManager[None]:
-        return torch_threads(self.num_threads)
-
-    # -- persistence ------------------------------------------------------------------------------
-    def _get_state(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
-
-    def _set_state(self, state: Mapping[str, np.ndarray]) -> None:
+    def _copy_network(self, network: SASRecNetwork, source: SequentialRecommender) -> None:
+        """Every same-shaped tensor; item embeddings row by row for the items both know (new
+        items keep their fresh initialisation), with the padding and start rows."""
         import torch
 
-        self.network_ = self._network(len(self.item_ids_))
-        self.network_.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
-        self.network_.eval()
+        super()._copy_network(network, source)
+        old = source.network_.item_embedding.weight  # (n_old + 2, hidden)
+        new = network.item_embedding.weight  # (n_new + 2, hidden)
+        if old.shape == new.shape and np.array_equal(source.item_ids_, self.item_ids_):
+            return
+        rows = [(i, source.item_index_[item]) for i, item in enumerate(self.item_ids_)
+                if item in source.item_index_]  # fmt: skip
+        with torch.no_grad():
+            if rows:
+                to, frm = (torch.as_tensor(side) + 1 for side in zip(*rows, strict=True))
+                new[to] = old[frm]
+            new[network.n_items + 1] = old[source.network_.n_items + 1]  # the start token
+
+    def _loss(self, network: SASRecNetwork, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return (_loss_ce if self.loss == "ce" else _loss_bce)(network, batch)
+
+    def _score_histories(
+        self,
+        network: SASRecNetwork,
+        histories: Sequence[np.ndarray],
+        kinds: Sequence[np.ndarray] | None = None,
+        gaps: Sequence[np.ndarray | None] | None = None,
+    ) -> np.ndarray:
+        """``(len(histories), n_items)`` float32 scores: each history's last state against
+        every item embedding; no context is read."""
+        import torch
+
+        states = torch.from_numpy(self._states(network, histories))
+        with torch.no_grad():
+            return network.item_logits(states).numpy()
+
+    def _states(self, network: SASRecNetwork, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """``(len(histories), hidden)`` float32: the last state of ``[start] + history`` (its
+        last ``max_len`` tokens)."""
+        import torch
+
+        from shoprec.nn import collate_windows
+
+        start = network.n_items + 1
+        out = np.empty((len(histories), network.item_weights.shape[1]), dtype=np.float32)
+        was_training = network.training
+        network.eval()
+        with torch.no_grad():
+            for lo in range(0, len(histories), _SCORE_BATCH):
+                chunk = histories[lo : lo + _SCORE_BATCH]
+                windows = [np.concatenate([[start], h + 1])[-self.max_len :] for h in chunk]
+                tokens, *_ = collate_windows([(w, w, w, w) for w in windows])  # (batch, length)
+                hidden = network(tokens)  # (batch, length, hidden)
+                last = torch.as_tensor([len(w) - 1 for w in windows])  # (batch,)
+                out[lo : lo + len(chunk)] = hidden[torch.arange(len(windows)), last].numpy()
+        network.train(was_training)
+        return out
 
 
-class _NextItemNDCG:
-    """Validation callable: mean NDCG@10 of one held-out next item per user (full ranking,
-    history excluded)."""
-
-    def __init__(self, model: SASRec, histories: list[np.ndarray], targets: np.ndarray) -> None:
-        self.model = model
-        self.histories = histories
-        self.targets = targets
-
-    def __call__(self, network: SASRecNetwork) -> float:
-        scores = _score_network(network, self.histories, self.model.max_len)
-        from shoprec.nn import next_item_ndcg
-
-        return next_item_ndcg(scores, self.histories, self.targets, k=_VALID_K)
-
-
-def _loss_ce(model: SASRecNetwork, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def _loss_ce(model: SASRecNetwork, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Softmax cross-entropy of every real position's next item over the whole catalog."""
     import torch.nn.functional as F
 
-    tokens, targets = batch  # (batch, length) each
+    tokens, targets, *_ = batch  # (batch, length) each
     hidden = model(tokens)  # (batch, length, hidden)
-    real = targets != _PAD  # (batch, length)
+    real = targets != PAD  # (batch, length)
     logits = model.item_logits(hidden[real])  # (n_targets, n_items)
     return F.cross_entropy(logits, targets[real] - 1)
 
 
-def _loss_bce(model: SASRecNetwork, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def _loss_bce(model: SASRecNetwork, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """The paper's loss: binary cross-entropy of the next item against one uniform negative."""
     import torch
     import torch.nn.functional as F
 
-    tokens, targets = batch  # (batch, length) each
-    real = targets != _PAD  # (batch, length)
+    tokens, targets, *_ = batch  # (batch, length) each
+    real = targets != PAD  # (batch, length)
     hidden = model(tokens)[real]  # (n_targets, hidden)
     positives = targets[real] - 1  # (n_targets,)
     negatives = torch.randint(0, model.n_items, positives.shape)  # (n_targets,)
@@ -282,64 +240,3 @@ def _loss_bce(model: SASRecNetwork, batch: tuple[torch.Tensor, torch.Tensor]) ->
     logits = torch.cat([pos, neg])  # (2 * n_targets,)
     labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])  # (2 * n_targets,)
     return F.binary_cross_entropy_with_logits(logits, labels)
-
-
-def _windows(sequence: np.ndarray, n_items: int, max_len: int) -> Iterator[_Example]:
-    """Training windows of one user: input tokens ``[start, i_0, .., i_{n-2}]`` against targets
-    ``[i_0, .., i_{n-1}]``, cut from the end into pieces of at most ``max_len``."""
-    targets = sequence.astype(np.int64) + 1
-    tokens = np.concatenate([[n_items + 1], targets[:-1]]).astype(np.int64)
-    for end in range(len(targets), 0, -max_len):
-        start = max(0, end - max_len)
-        yield tokens[start:end], targets[start:end]
-
-
-def _example_length(example: _Example) -> int:
-    return len(example[0])
-
-
-def _collate(examples: list[_Example]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad a batch of windows to its longest: two ``(batch, length)`` int64 tensors."""
-    import torch
-
-    length = max(len(tokens) for tokens, _ in examples)
-    tokens = np.full((len(examples), length), _PAD, dtype=np.int64)
-    targets = np.full((len(examples), length), _PAD, dtype=np.int64)
-    for row, (x, y) in enumerate(examples):
-        tokens[row, : len(x)] = x
-        targets[row, : len(y)] = y
-    return torch.from_numpy(tokens), torch.from_numpy(targets)
-
-
-def _score_network(
-    network: SASRecNetwork, histories: Sequence[np.ndarray], max_len: int
-) -> np.ndarray:
-    """``(len(histories), n_items)`` float32 scores: the last state of ``[start] + history``
-    (its last ``max_len`` tokens) against every item embedding."""
-    import torch
-
-    states = torch.from_numpy(_network_states(network, histories, max_len))
-    with torch.no_grad():
-        return network.item_logits(states).numpy()
-
-
-def _network_states(
-    network: SASRecNetwork, histories: Sequence[np.ndarray], max_len: int
-) -> np.ndarray:
-    """``(len(histories), hidden)`` float32: the last state of ``[start] + history``."""
-    import torch
-
-    start = network.n_items + 1
-    parts: list[np.ndarray] = []
-    was_training = network.training
-    network.eval()
-    with torch.no_grad():
-        for lo in range(0, len(histories), _SCORE_BATCH):
-            chunk = histories[lo : lo + _SCORE_BATCH]
-            windows = [np.concatenate([[start], h + 1])[-max_len:] for h in chunk]
-            tokens, _ = _collate([(w, w) for w in windows])  # (batch, length)
-            hidden = network(tokens)  # (batch, length, hidden)
-            last = torch.as_tensor([len(w) - 1 for w in windows])  # (batch,)
-            parts.append(hidden[torch.arange(len(windows)), last].numpy())
-    network.train(was_training)
-    return np.concatenate(parts).astype(np.float32, copy=False)

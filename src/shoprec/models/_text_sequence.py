@@ -8,44 +8,46 @@ state with its representation (full-softmax cross-entropy training). Because an 
 alone gives it a representation, items without training events, and items added after fitting
 (:meth:`TextSequence.add_items`), are scored sensibly. The network is in
 :mod:`shoprec.nn._text_sequence_network`, the loop in :mod:`shoprec.nn._training`, the
-sequences in :mod:`shoprec.data`, batches in :mod:`shoprec.nn`.
+sequences in :mod:`shoprec.data`, batches in :mod:`shoprec.nn`, the fit loop (shared with
+SASRec) in :mod:`shoprec.models._sequential`.
+
+``fit(..., warm_start=model, trainable=...)`` starts from another fitted text-sequence model,
+e.g. one pretrained on other shops (:mod:`shoprec.transfer`) or the previous version of this
+shop's model (incremental retraining): ``"none"`` trains nothing (zero-shot: every item scored
+from its text), ``"adaptor"`` only :data:`ADAPTOR_PARAMETERS` (and the ID embeddings with
+``use_ids``), ``"full"`` everything.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from shoprec._runtime import torch_threads
-from shoprec.data import (
-    MIN_EPOCH_MS,
-    PAD,
-    Catalog,
-    EncodedInteractions,
-    Example,
-    gap_buckets,
-    training_windows,
-    user_sequences,
-)
-from shoprec.models._base import Recommender
+from shoprec.data import PAD, Catalog, EncodedInteractions
+from shoprec.exceptions import ParameterError
+from shoprec.models._sequential import SequentialRecommender
 from shoprec.text import encode_texts, item_texts
 
 if TYPE_CHECKING:  # torch is imported lazily so that `import shoprec.models` stays light
     import torch
 
-    from shoprec.nn import EpochRecord, NextItemValidation, TextSequenceNetwork, TrainHistory
+    from shoprec.nn import TextSequenceNetwork
 
-__all__ = ["TextSequence"]
+__all__ = ["ADAPTOR_PARAMETERS", "TextSequence"]
 
-logger = logging.getLogger(__name__)
+# Parameter-name prefixes that train with trainable="adaptor" (plus "item_embedding." with
+# use_ids): the platform-specific parts, as in UniSRec's parameter-efficient fine-tuning.
+ADAPTOR_PARAMETERS = ("adaptor.", "event_embedding.", "gap_embedding.", "popularity_weight")
+# Item-specific state a warm start never copies (the start row is, separately).
+_OWN_STATE = (
+    "text_embeddings", "id_mask", "item_embedding.weight", "event_embedding.weight", "popularity"
+)  # fmt: skip
+_WHITENING = ("text_mean", "text_scale")
 
 
-class TextSequence(Recommender):
+class TextSequence(SequentialRecommender):
     """Self-attentive sequential recommender over text-represented items.
 
     Parameters
@@ -85,20 +87,24 @@ class TextSequence(Recommender):
         torch intra-op threads while fitting and scoring; ``None`` keeps torch's setting.
     cache_dir
         Where item encodings are cached (default :func:`shoprec.text.default_cache_dir`).
+    recenter
+        With a warm start, whiten the text vectors with this catalog's statistics instead of
+        the source model's (a statistics-only domain adaptation, like AdaBN).
 
     Attributes
     ----------
     network_
         The trained :class:`~shoprec.nn._text_sequence_network.TextSequenceNetwork`.
-    event_types_
-        Event types with their own embedding (empty when training saw only one type).
-    uses_time_
-        Whether time gaps were learned (false for order-only timestamps).
+    context_
+        The :class:`~shoprec.data.EventContext`: event types with their own embedding, and
+        whether time gaps were learned.
     history_
         The :class:`~shoprec.nn._training.TrainHistory` of the last ``fit`` (not saved).
     """
 
     name: ClassVar[str] = "text_sequence"
+    TRAINABLE: ClassVar[tuple[str, ...]] = ("full", "adaptor", "none")
+    supports_new_items: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -123,6 +129,7 @@ class TextSequence(Recommender):
         progress: bool = False,
         num_threads: int | None = None,
         cache_dir: str | None = None,
+        recenter: bool = True,
     ) -> None:
         self.encoder = encoder
         self.use_ids = use_ids
@@ -144,104 +151,85 @@ class TextSequence(Recommender):
         self.progress = progress
         self.num_threads = num_threads
         self.cache_dir = cache_dir
+        self.recenter = recenter
 
-    # -- training ---------------------------------------------------------------------------------
-    def _fit(
-        self,
-        data: EncodedInteractions,
-        catalog: Catalog | None,
-        validation: EncodedInteractions | None,
-    ) -> None:
+    # -- the sequential core's hooks --------------------------------------------------------------
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("context_dropout", "id_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ParameterError(f"{name} must be in [0, 1], got {value}")
+
+    def _prepare(self, data: EncodedInteractions, catalog: Catalog | None) -> None:
         import torch
 
-        from shoprec.nn import TrainConfig, collate_windows, fit_model
-
-        self._check_params()
         texts = list(map(str, data.item_ids)) if catalog is None else item_texts(catalog)
-        text = self._encode(texts)
-        types = sorted(set(map(str, data.event_types)))
-        self.event_types_ = types if len(types) > 1 else []
-        self.uses_time_ = bool(len(data.timestamps) and data.timestamps.max() >= MIN_EPOCH_MS)
-        examples = self._examples(data)
-        config = TrainConfig(
-            epochs=self.max_epochs,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            warmup_fraction=0.02,
-            batch_size=self.batch_size,
-            patience=self.patience,
-            random_state=self.random_state,
-        )
-        validate = None if validation is None else self._validator(validation)
+        self._text = self._encode(texts)
         trained = np.bincount(data.items, minlength=data.n_items) > 0
+        self._trained = trained
         # Items without a training event are left out of the softmax: as mere negatives the
         # shared text adaptor would learn to push their text down, and they could never rank.
         self._untrained = torch.from_numpy(~trained)
-        with self._threads(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.random_state)
-            self.network_ = self._network(text, data.n_items if self.use_ids else 0)
-            if self.use_ids:
-                self.network_.id_mask.copy_(torch.from_numpy(trained.astype(np.float32)))
-            self._set_popularity(data)
-            try:
-                self.history_: TrainHistory = fit_model(
-                    self.network_,
-                    self._loss,
-                    examples,
-                    config,
-                    collate=collate_windows,
-                    length=lambda example: len(example[0]),
-                    validate=validate,
-                    callbacks=self._epoch_callbacks(),
-                    progress=self.progress,
-                )
-            finally:
-                del self._untrained
-        logger.info(
-            "text_sequence: kept epoch %s of %d (validation NDCG@10 %s)",
-            self.history_.best_epoch,
-            len(self.history_.epochs),
-            self.history_.best_score,
-        )
+        self._counts = np.bincount(data.items, minlength=data.n_items).astype(np.float64)
 
-    def _set_popularity(self, data: EncodedInteractions) -> None:
-        """Fill the network's popularity feature from ``data`` (with ``popularity_prior``)."""
+    def _forget_preparation(self) -> None:
+        for name in ("_text", "_trained", "_untrained", "_counts"):
+            self.__dict__.pop(name, None)
+
+    def _build_network(self, data: EncodedInteractions) -> TextSequenceNetwork:
         import torch
 
+        network = self._network(self._text, data.n_items if self.use_ids else 0)
+        if self.use_ids:
+            network.id_mask.copy_(torch.from_numpy(self._trained.astype(np.float32)))
         if self.popularity_prior:
-            counts = np.bincount(data.items, minlength=self.network_.n_catalog)
-            feature = self._popularity_feature(counts.astype(np.float64))
-            self.network_.popularity.copy_(torch.from_numpy(feature.astype(np.float32)))
+            feature = self._popularity_feature(self._counts)
+            network.popularity.copy_(torch.from_numpy(feature.astype(np.float32)))
+        return network
 
     def _popularity_feature(self, counts: np.ndarray) -> np.ndarray:
         """Standardised ``log(1 + count)`` over the catalog."""
         return _standardised_log(counts)
 
-    def _examples(self, data: EncodedInteractions) -> list[Example]:
-        """Every user's training windows with their event types and time gaps."""
-        return [
-            example
-            for items, kinds, times in user_sequences(data, self._type_codes(data.event_types))
-            for example in training_windows(
-                items, kinds, self._gaps(times), data.n_items, self.max_len
+    def _trains(self, parameter: str, trainable: str) -> bool:
+        if trainable == "adaptor":
+            return parameter.startswith(ADAPTOR_PARAMETERS) or (
+                self.use_ids and parameter.startswith("item_embedding.")
             )
-        ]
+        return super()._trains(parameter, trainable)
 
-    def _epoch_callbacks(self) -> list[Callable[[EpochRecord], None]]:
-        """Called after each training epoch: none here (a hook, e.g. to redraw examples)."""
-        return []
+    def _copy_network(self, network: TextSequenceNetwork, source: SequentialRecommender) -> None:
+        """``source``'s weights but this catalog's own item state (text, IDs, popularity; with
+        ``recenter`` also the whitening statistics); the start row; event types matched by name
+        (new types start at zero); ID embeddings of the items both know."""
+        import torch
 
-    def _check_params(self) -> None:
-        if self.hidden % self.n_heads:
-            raise ValueError(
-                f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})"
+        old = source.network_
+        skip = {*_OWN_STATE, *(_WHITENING if self.recenter else ())}
+        own = network.state_dict()  # tensors sharing storage with the parameters and buffers
+        with torch.no_grad():
+            for name, value in old.state_dict().items():
+                if name in skip:
+                    continue
+                if name not in own or own[name].shape != value.shape:
+                    raise ParameterError(
+                        f"warm_start {name} {tuple(value.shape)} does not fit this model"
+                    )
+                own[name].copy_(value)
+            network.item_embedding.weight[network.start_token].copy_(
+                old.item_embedding.weight[old.start_token]
             )
-        if self.max_len < 2:
-            raise ValueError(f"max_len must be at least 2, got {self.max_len}")
-        for name in ("context_dropout", "id_dropout"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
+            rows = {kind: i for i, kind in enumerate(source.context_.event_types, start=1)}
+            for j, kind in enumerate(self.context_.event_types, start=1):
+                row = network.event_embedding.weight[j]
+                row.copy_(old.event_embedding.weight[rows[kind]]) if kind in rows else row.zero_()
+            n_old_ids = len(old.id_mask)  # ID rows of the source (0 when it had none)
+            if self.use_ids and n_old_ids:
+                for i, item in enumerate(self.item_ids_):
+                    j = source.item_index_.get(item)
+                    if j is not None and j < n_old_ids:
+                        network.item_embedding.weight[i + 1].copy_(old.item_embedding.weight[j + 1])
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return encode_texts(self.encoder, texts, cache_dir=self.cache_dir, progress=self.progress)
@@ -254,7 +242,7 @@ class TextSequence(Recommender):
         return TextSequenceNetwork(
             torch.from_numpy(np.asarray(text, dtype=np.float32)),
             n_id_items=n_id_items,
-            n_event_types=len(self.event_types_),
+            n_event_types=len(self.context_.event_types),
             use_ids=self.use_ids,
             hidden=self.hidden,
             n_layers=self.n_layers,
@@ -265,6 +253,10 @@ class TextSequence(Recommender):
             id_dropout=self.id_dropout,
             popularity_prior=self.popularity_prior,
         )
+
+    def _network_for_state(self, weights: Mapping[str, np.ndarray]) -> TextSequenceNetwork:
+        n_id_items = weights["item_embedding.weight"].shape[0] - 2
+        return self._network(weights["text_embeddings"], n_id_items)
 
     def _loss(self, network: TextSequenceNetwork, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Softmax cross-entropy of every real position's next item over the items with
@@ -282,68 +274,19 @@ class TextSequence(Recommender):
         logits = logits.masked_fill(self._untrained, float("-inf"))
         return F.cross_entropy(logits, targets[real] - 1)
 
-    def _type_codes(self, event_types: np.ndarray) -> np.ndarray:
-        """Embedding index of each event type (``0``: unknown or not modelled)."""
-        index = {name: i + 1 for i, name in enumerate(self.event_types_)}
-        return np.fromiter((index.get(str(t), 0) for t in event_types), np.int64, len(event_types))
-
-    def _gaps(self, timestamps: np.ndarray | None) -> np.ndarray | None:
-        return gap_buckets(timestamps) if self.uses_time_ and timestamps is not None else None
-
-    def _validator(self, validation: EncodedInteractions) -> NextItemValidation | None:
-        from shoprec.nn import NextItemValidation
-
-        """NDCG@10 of each validation user's first validation item not already in their
-        training history, scored like the test protocol (history only, no context)."""
-        empty = np.empty(0, dtype=np.int64)
-        histories, targets, seen = [], [], set()
-        for user, item in zip(validation.users, validation.items, strict=True):  # time order
-            history = self.histories_.get(validation.user_ids[user], empty)
-            if user not in seen and item not in history:
-                seen.add(user)
-                histories.append(history)
-                targets.append(item)
-        if not targets:
-            return None
-        return NextItemValidation(self.max_len, histories, np.array(targets, dtype=np.int64))
-
-    # -- inference --------------------------------------------------------------------------------
-    def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
-        from shoprec.nn import score_histories
-
-        with self._threads():
-            return score_histories(self.network_, histories, self.max_len, reps=self._item_reps())
-
-    def score_events(
+    def _score_histories(
         self,
+        network: TextSequenceNetwork,
         histories: Sequence[np.ndarray],
-        *,
-        event_types: Sequence[Sequence[str]] | None = None,
-        timestamps: Sequence[np.ndarray] | None = None,
+        kinds: Sequence[np.ndarray] | None = None,
+        gaps: Sequence[np.ndarray | None] | None = None,
     ) -> np.ndarray:
-        """Like :meth:`score`, with each history's event types and timestamps (ms) as context.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(len(histories), n_items)`` float32.
-        """
         from shoprec.nn import score_histories
 
-        self._check_fitted()
-        histories = [np.asarray(h, dtype=np.int64) for h in histories]
-        for name, values in (("event_types", event_types), ("timestamps", timestamps)):
-            if values is not None and [len(v) for v in values] != [len(h) for h in histories]:
-                raise ValueError(f"{name} must have one entry per history item")
-        kinds = (
-            None if event_types is None else [self._type_codes(np.asarray(t)) for t in event_types]
-        )
-        gaps = None if timestamps is None else [self._gaps(np.asarray(t)) for t in timestamps]
-        with self._threads():
-            scores = score_histories(
-                self.network_, histories, self.max_len, kinds, gaps, reps=self._item_reps()
-            )
-        return scores.astype(np.float32, copy=False)
+        # the served network's item representations are cached; a network in training is not
+        serving = network is getattr(self, "network_", None) and not hasattr(self, "_untrained")
+        reps = self._item_reps() if serving else None
+        return score_histories(network, histories, self.max_len, kinds, gaps, reps=reps)
 
     def retrieval_vectors(self) -> np.ndarray:
         """``(n_items, hidden + 1)``: item representations and the item bias (zeros without
@@ -363,15 +306,14 @@ class TextSequence(Recommender):
 
         self._check_fitted()
         histories = [np.asarray(h, dtype=np.int64) for h in histories]
-        kinds = (
-            None if event_types is None else [self._type_codes(np.asarray(t)) for t in event_types]
-        )
+        kinds = None if event_types is None else [self.context_.type_codes(t) for t in event_types]
         with self._threads():
             states = history_states(
                 self.network_, histories, self.max_len, kinds, reps=self._item_reps()
             )
         return np.hstack([states, np.ones((len(states), 1), dtype=np.float32)])
 
+    # -- catalog updates --------------------------------------------------------------------------
     def add_items(self, catalog: Catalog) -> None:
         """Make new items recommendable from their text alone (no retraining); known ids in
         ``catalog`` get their text re-encoded."""
@@ -411,30 +353,6 @@ class TextSequence(Recommender):
             network.train(was_training)
             self._reps = cached
         return cached[1]
-
-    def _threads(self) -> contextlib.AbstractContextManager[None]:
-        return torch_threads(self.num_threads)
-
-    # -- persistence ------------------------------------------------------------------------------
-    def _get_state(self) -> dict[str, np.ndarray]:
-        state = {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
-        meta = json.dumps({"event_types": self.event_types_, "uses_time": self.uses_time_})
-        state["_meta"] = np.frombuffer(meta.encode(), dtype=np.uint8)
-        return state
-
-    def _set_state(self, state: Mapping[str, np.ndarray]) -> None:
-        import torch
-
-        weights = dict(state)
-        meta = json.loads(bytes(weights.pop("_meta")).decode())
-        self.event_types_ = list(meta["event_types"])
-        self.uses_time_ = bool(meta["uses_time"])
-        n_id_items = weights["item_embedding.weight"].shape[0] - 2
-        self.network_ = self._network(weights["text_embeddings"], n_id_items)
-        self.network_.load_state_dict(
-            {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}
-        )
-        self.network_.eval()
 
 
 def _standardised_log(counts: np.ndarray) -> np.ndarray:

@@ -3,8 +3,8 @@ against every item (the validation callable of the sequence models' early stoppi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,29 +33,29 @@ class NextItemValidation:
 
     Parameters
     ----------
-    max_len
-        Inputs per history (its last ``max_len``).
     histories, targets
         Each user's history (item indices) and held-out next item.
+    score
+        ``score(network, histories)``: ``(len(histories), n_items)`` scores of a network.
     outside
-        ``(n_users, n_catalog)`` bool, items a user is not ranked among (e.g. another
+        ``(n_users, n_items)`` bool, items a user is not ranked among (e.g. another
         platform's); ``None``: none.
     """
 
     def __init__(
         self,
-        max_len: int,
         histories: list[np.ndarray],
         targets: np.ndarray,
+        score: Callable[[Any, Sequence[np.ndarray]], np.ndarray],
         outside: np.ndarray | None = None,
     ) -> None:
-        self.max_len = max_len
         self.histories = histories
         self.targets = targets
+        self.score = score
         self.outside = outside
 
-    def __call__(self, network: TextSequenceNetwork) -> float:
-        scores = score_histories(network, self.histories, self.max_len)
+    def __call__(self, network: Any) -> float:
+        scores = np.asarray(self.score(network, self.histories))
         if self.outside is not None:
             scores[self.outside] = np.nan  # excluded from the ranking
         return next_item_ndcg(scores, self.histories, self.targets, k=VALID_K)

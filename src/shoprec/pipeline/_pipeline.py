@@ -367,9 +367,8 @@ class Pipeline:
         with self._lock:
             merged = view.catalog.upsert(catalog)
             vectors = encode_texts(self.settings.encoder, item_texts(merged))
-            adder = getattr(self.model_, "add_items", None)
-            if adder is not None:
-                adder(catalog)
+            if self.model_.supports_new_items:
+                self.model_.add_items(catalog)
             removed = view.removed - set(catalog.item_ids)
             self._set_view(self._make_view(merged, vectors, frozenset(removed)))
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -171,7 +170,7 @@ def model_scores(
     (plus each user's history length) through ``retrieval``."""
     # A few users are too little work for a thread pool: waking one costs more (190 ms
     # instead of 14 ms per text-sequence request on a busy 2-core machine).
-    small = len(requests) <= _SMALL_BATCH and "torch" in sys.modules  # a torch model
+    small = len(requests) <= _SMALL_BATCH and model.uses_torch
     with torch_threads(1 if small else None):
         histories = [model.encode_items(r.history) for r in requests]
         kinds = None
@@ -183,9 +182,8 @@ def model_scores(
             ]
         if retrieval is not None:
             return _retrieved(model, view, histories, kinds, retrieval, fetch)
-        scorer = getattr(model, "score_events", None)
-        if scorer is not None and kinds is not None:
-            scores = scorer(histories, event_types=kinds)
+        if kinds is not None:  # models without event context score the history alone
+            scores = model.score_events(histories, event_types=kinds)
         else:
             scores = model.score(histories)
     return ModelScores(by_catalog_row(scores, view.model_rows, len(view.catalog), fill=-np.inf))

@@ -24,7 +24,6 @@ from shoprec.transfer._ranker import (
 )
 from shoprec.transfer._sequence import (
     ADAPT_MODES,
-    ADAPTOR_PARAMETERS,
     PRETRAINED_FORMAT,
     PretrainedTextSequence,
     adapt,
@@ -32,7 +31,6 @@ from shoprec.transfer._sequence import (
 )
 
 __all__ = [
-    "ADAPTOR_PARAMETERS",
     "ADAPT_MODES",
     "PLATFORM_SEPARATOR",
     "PRETRAINED_FORMAT",

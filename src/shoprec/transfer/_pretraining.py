@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from shoprec.data import MIN_EPOCH_MS, PAD, Catalog, EncodedInteractions, Interactions
+from shoprec.data import PAD, Catalog, EncodedInteractions, Interactions
 from shoprec.models import TextSequence
 from shoprec.transfer._platforms import PlatformSampler, platform_shares
 
@@ -96,12 +96,6 @@ class MultiPlatformTextSequence(TextSequence):
             feature[lo:hi] = super()._popularity_feature(counts[lo:hi])
         return feature
 
-    def _gaps(self, timestamps: np.ndarray | None) -> np.ndarray | None:
-        # Positions of order-only platforms would all fall in the "under a second" bucket.
-        if timestamps is not None and len(timestamps) and timestamps.max() < MIN_EPOCH_MS:
-            return None
-        return super()._gaps(timestamps)
-
     def _loss(self, network: TextSequenceNetwork, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Cross-entropy of each next item over its own platform's trained items."""
         import torch
@@ -127,15 +121,15 @@ class MultiPlatformTextSequence(TextSequence):
         return total / len(items)
 
     def _validator(self, validation: EncodedInteractions) -> NextItemValidation | None:
+        """Validation NDCG@10 with each user ranked among their own platform's items."""
         from shoprec.nn import NextItemValidation
 
-        """Validation NDCG@10 with each user ranked among their own platform's items."""
         base = super()._validator(validation)
         if base is None:
             return None
         owner = self._item_platform[base.targets]  # (n_users,)
         outside = self._item_platform[None, :] != owner[:, None]  # (n_users, n_catalog)
-        return NextItemValidation(base.max_len, base.histories, base.targets, outside)
+        return NextItemValidation(base.histories, base.targets, base.score, outside)
 
 
 def cap_users_per_platform(
