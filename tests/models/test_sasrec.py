@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from shoprec.data import PAD, EncodedInteractions, Interactions, leave_one_out
+from shoprec.data import PAD, Catalog, EncodedInteractions, Interactions, leave_one_out
+from shoprec.exceptions import NotFittedError, ParameterError
 from shoprec.models import SASRec
 from shoprec.nn import PAD_TOKEN, SASRecNetwork
 
@@ -161,3 +162,30 @@ def test_validation_skips_targets_already_in_the_history(tiny_interactions: Inte
     index = model.item_index_
     assert list(validator.targets) == [index["e"], index["d"], index["c"], index["b"]]
     assert [len(h) for h in validator.histories] == [4, 4, 4, 0]
+
+
+def test_warm_start_carries_the_weights_over_by_item_id(
+    random_interactions: Interactions,
+) -> None:
+    """A warm start with nothing trainable is the source model, item for item, also when the new
+    catalog has an item more and in another order; the new item still gets a score."""
+    params = {"hidden": 16, "n_layers": 1, "max_len": 10, "max_epochs": 1, "batch_size": 64}
+    source = SASRec(**params).fit(random_interactions)
+    ids = [*source.item_ids_[::-1], "brand-new"]
+    catalog = Catalog(pd.DataFrame({"item_id": ids, "title": ids}))
+    warm = SASRec(**params).fit(random_interactions, catalog, warm_start=source, trainable="none")
+    history = ["item1", "item5", "item2"]
+    before = source.score([source.encode_items(history)])[0]
+    after = warm.score([warm.encode_items(history)])[0]
+    order = [warm.item_index_[item] for item in source.item_ids_]
+    np.testing.assert_allclose(after[order], before, rtol=1e-5, atol=1e-5)
+    assert np.isfinite(after[warm.item_index_["brand-new"]])
+
+
+def test_warm_start_options_are_checked(random_interactions: Interactions) -> None:
+    with pytest.raises(ParameterError, match="needs a warm_start"):
+        SASRec(max_epochs=1).fit(random_interactions, trainable="none")
+    with pytest.raises(ParameterError, match="trainable must be one of"):
+        SASRec(max_epochs=1).fit(random_interactions, trainable="adaptor")
+    with pytest.raises(NotFittedError):
+        SASRec(max_epochs=1).fit(random_interactions, warm_start=SASRec())
