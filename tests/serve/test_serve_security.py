@@ -3,6 +3,7 @@ outages, idempotency per user, timestamp sanity, secrets and deletion."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from shoprec.data import Event, EventType
 from shoprec.datasets import make_synthetic_shop
 from shoprec.pipeline import Pipeline, training_users
 from shoprec.serve import ServiceSettings, create_app
+from shoprec.serve._admission import Gate
 from shoprec.store import SQLiteStore, drop_deleted_users, open_store, user_digest
 
 ADMIN, READ = "adm1n-k3y", "r3ad-k3y"
@@ -587,3 +590,56 @@ def test_forget_removes_users_from_an_artifact_on_disk(
     assert len(training_users(pipeline)) > 40 and version_of(shop["b"]) != before
     with open_store(url) as store:
         assert store.count_events() == 0 and user_digest("u00033") in store.deleted_users()
+
+
+# -- 10. bounded queueing --------------------------------------------------------------------------
+def test_a_gate_admits_its_limit_queues_briefly_and_refuses_the_rest() -> None:
+    async def scenario() -> list[Any]:
+        gate = Gate(1, queue=1, max_wait_s=0.2)
+        assert await gate.enter()  # the one slot
+        started = time.monotonic()
+        waiting = asyncio.create_task(gate.enter())  # queues
+        await asyncio.sleep(0.01)
+        overflow = await gate.enter()  # the queue is full: refused at once
+        refused_in = time.monotonic() - started
+        timed_out = await waiting  # nobody left: gives up after max_wait_s
+        waited = time.monotonic() - started
+        handed = asyncio.create_task(gate.enter())
+        await asyncio.sleep(0.01)
+        gate.leave()  # the slot passes to the waiter
+        return [overflow, refused_in, timed_out, waited, await handed, gate.inflight]
+
+    overflow, refused_in, timed_out, waited, handed, inflight = asyncio.run(scenario())
+    assert overflow is False and refused_in < 0.1
+    assert timed_out is False and 0.19 < waited < 0.5
+    assert handed is True and inflight == 1
+
+
+def test_an_overloaded_service_refuses_fast_and_keeps_answering_health(
+    make_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(max_inflight_writes=1, max_queue_wait_s=0.1)
+    state = client.app.state.serving  # type: ignore[attr-defined]
+    ingest = state.ingest
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.6)  # a store that cannot keep up
+        return ingest(*args, **kwargs)
+
+    monkeypatch.setattr(state, "ingest", slow)
+
+    def post(n: int) -> tuple[int, float, str | None]:
+        started = time.monotonic()
+        response = client.post("/v1/events", json=event(f"busy-{n}", "p00001"))
+        return response.status_code, time.monotonic() - started, response.headers.get("Retry-After")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(post, n) for n in range(6)]
+        time.sleep(0.05)
+        health = client.get("/v1/health")
+        reads = client.post("/v1/recommendations", json={"user_id": "u1"})
+        answers = [future.result() for future in futures]
+    assert health.status_code == 200 and reads.status_code == 200  # reads have their own slots
+    refused = [(s, t, r) for s, t, r in answers if s == 503]
+    assert sum(s == 201 for s, _, _ in answers) >= 1 and len(refused) >= 4
+    assert all(t < 0.5 and r == "1" for _, t, r in refused)  # fast, with Retry-After

@@ -42,6 +42,7 @@ from shoprec.online import (
 from shoprec.pipeline import Pipeline
 from shoprec.serve._abuse_gauges import AbuseCollector
 from shoprec.serve._access import require_read
+from shoprec.serve._admission import Admission
 from shoprec.serve._artifacts_dir import ArtifactsDir
 from shoprec.serve._batching import MicroBatcher
 from shoprec.serve._dependencies import API_PREFIX
@@ -179,6 +180,12 @@ def create_app(
         app.include_router(router)
     mount_dashboard(app)
     _add_error_handlers(app)
+    app.add_middleware(
+        Admission,
+        reads=settings.max_inflight_reads,
+        writes=settings.max_inflight_writes,
+        max_wait_s=settings.max_queue_wait_s,
+    )
     app.add_middleware(RequestMetrics, metrics=metrics, access_log=settings.access_log)
     return app
 

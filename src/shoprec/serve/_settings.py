@@ -69,6 +69,10 @@ class ServiceSettings(BaseSettings):
     max_future_skew_s
         Events timestamped more than this ahead of the service's clock are refused (422);
         times before 2000-01-01 always are.
+    max_inflight_reads, max_inflight_writes, max_queue_wait_s
+        Bounded queueing (see :mod:`shoprec.serve._admission`): reads and writes in progress at
+        once; a request that finds its pool full waits at most ``max_queue_wait_s`` for a
+        slot, else gets 503 with ``Retry-After`` at once.
     store_retry_after_s
         The ``Retry-After`` of a 503 while the event store is unavailable (a PostgreSQL
         restart takes a few seconds).
@@ -104,6 +108,9 @@ class ServiceSettings(BaseSettings):
     max_waiting_requests: int = Field(default=64, ge=1)
     max_concurrency: int = Field(default=128, ge=1)
     store_retry_after_s: int = Field(default=5, ge=1)
+    max_inflight_reads: int = Field(default=64, ge=1)
+    max_inflight_writes: int = Field(default=16, ge=1)
+    max_queue_wait_s: float = Field(default=0.5, gt=0)
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
     artifacts_dir: Path | None = None
     access_log: bool = True
