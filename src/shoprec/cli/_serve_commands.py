@@ -8,6 +8,7 @@ keys and the store URL come from the environment (``SHOPREC_API_KEY``, ``SHOPREC
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,6 +64,14 @@ _SECRET_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     "--port", type=int, envvar="SHOPREC_PORT", default=8000, show_default=True, help="TCP port."
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving on the same store (PostgreSQL, or a SQLite file); each follows "
+    "the others' events, so a user's next request sees their writes on any worker.",
+)
+@click.option(
     "--insecure",
     is_flag=True,
     help="Serve on a non-loopback address without an API key (everything open to the network).",
@@ -76,6 +85,7 @@ def serve(
     artifacts_dir: Path | None,
     host: str,
     port: int,
+    workers: int,
     insecure: bool,
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs, metrics at /v1/metrics)."""
@@ -96,6 +106,7 @@ def serve(
         "api_key_file": api_key_file,
         "read_key_file": read_key_file,
         "artifacts_dir": artifacts_dir,
+        "workers": workers,
     }
     try:
         settings = ServiceSettings(**{k: v for k, v in given.items() if v is not None})
@@ -105,12 +116,21 @@ def serve(
     click.echo(f"serving {pipeline} on http://{host}:{port} (docs at /docs)")
     # uvicorn's access log would print raw paths, which hold user ids; the app logs route
     # templates instead (logger shoprec.serve.access).
+    options = {"host": host, "port": port, "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings), limit_concurrency=settings.max_concurrency, **options)
+        return
+    # Worker processes build their app from the environment (inherited, never on a command
+    # line), so the options given here are handed over as SHOPREC_* variables.
+    for name, value in given.items():
+        if value is not None:
+            os.environ[f"SHOPREC_{name.upper()}"] = str(value)
     uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        access_log=False,
+        "shoprec.serve:create_app",
+        factory=True,
+        workers=workers,
         limit_concurrency=settings.max_concurrency,
+        **options,
     )
 
 

@@ -53,6 +53,7 @@ from shoprec.serve._impressions import ImpressionLog
 from shoprec.serve._settings import ServiceSettings
 from shoprec.serve._state import ServingState
 from shoprec.serve._telemetry import RequestMetrics, ServiceMetrics, install_redaction
+from shoprec.serve._workers import claim_journal
 from shoprec.store import EventStore, open_store
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -128,6 +129,7 @@ def create_app(
                 max_future_skew_ms=int(settings.max_future_skew_s * 1000),
                 artifacts=_artifacts_dir(settings),
                 keep_versions=settings.keep_versions,
+                shared=settings.workers > 1,
             )
             app.state.impressions = _impression_log(settings, events, owned=owned)
             drift = DriftCollector(
@@ -201,9 +203,12 @@ def _impression_log(
 ) -> ImpressionLog | None:
     if not settings.log_impressions:
         return None
+    journal = settings.resolved_journal(owned_store=owned)
+    if journal is not None and settings.workers > 1:  # one journal per process
+        journal = claim_journal(journal, settings.workers)
     return ImpressionLog(
         store,
-        journal_dir=settings.resolved_journal(owned_store=owned),
+        journal_dir=journal,
         flush_interval=settings.impression_flush_s,
     )
 

@@ -84,6 +84,11 @@ class ServiceSettings(BaseSettings):
         PostgreSQL, none for an in-memory store or one handed to the app. One per process.
     impression_flush_s
         Seconds between batched impression writes.
+    workers
+        Processes serving on the same store (``shoprec serve --workers N``). Above 1, each
+        follows the others' events before every read (read-your-writes on any worker) and
+        takes its own ``worker-<i>`` impression journal; the store must be shared (not in
+        memory).
     attribution_window_hours
         Default window of ``GET /v1/metrics/online``: how long after a list was served an
         event on one of its items counts for it.
@@ -120,6 +125,7 @@ class ServiceSettings(BaseSettings):
     impression_journal: Path | None = None
     impression_flush_s: float = Field(default=0.25, gt=0, le=60)
     attribution_window_hours: float = Field(default=24.0, gt=0)
+    workers: int = Field(default=1, ge=1, le=64)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Self:
@@ -131,6 +137,9 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(f"set {name} or {name}_file, not both")
             value = _first_line(file, f"{name}_file")
             setattr(self, name, value if name == "store_url" else SecretStr(value))
+        url = self.resolved_store_url()
+        if self.workers > 1 and (url == "sqlite://" or url.startswith(("memory:", "sqlite://:"))):
+            raise ValueError("several workers need a shared store: PostgreSQL or a SQLite file")
         if self.read_key is not None and self.api_key is None:
             raise ValueError("read_key needs api_key: without an admin key writes would be open")
         return self

@@ -42,6 +42,7 @@ from shoprec.serve._event_checks import RESERVED_USER_PREFIX, check_events
 from shoprec.serve._experiments import ExperimentRouting
 from shoprec.serve._queries import RecommendQuery
 from shoprec.serve._versions import KeptVersion, VersionHistory
+from shoprec.serve._workers import StoreTail
 from shoprec.store import AppendResult, EventStore
 
 __all__ = ["ServingState"]
@@ -74,6 +75,9 @@ class ServingState:
         Where reloads may read pipelines from (``None``: anywhere, for library use).
     keep_versions
         How many replaced versions a rollback can return to.
+    shared
+        Other processes write to ``store`` too (``shoprec serve --workers N``): every read
+        first follows their events (:class:`~shoprec.serve._workers.StoreTail`).
     """
 
     def __init__(
@@ -88,8 +92,10 @@ class ServingState:
         max_future_skew_ms: int = 86_400_000,
         artifacts: ArtifactsDir | None = None,
         keep_versions: int = 3,
+        shared: bool = False,
     ) -> None:
         self.store = store
+        self._tail = StoreTail(store) if shared else None
         self.max_future_skew_ms = max_future_skew_ms
         self.history_limit = history_limit
         self.cache_users = cache_users
@@ -234,6 +240,8 @@ class ServingState:
         )
         with self._user_lock:
             result = self.store.append(events, client_event_ids=client_event_ids, stamped=stamped)
+            if self._tail is not None:
+                self._tail.mark_own(result.sequences)
             fresh = [e for e, dup in zip(events, result.duplicate, strict=True) if not dup]
             users = list(dict.fromkeys(e.user_id for e in fresh))
             self._histories.invalidate(users)
@@ -243,9 +251,21 @@ class ServingState:
                 self._portraits.fold(fresh, features, deployment.version)
         return result
 
+    def _follow(self) -> None:
+        """Drop the cached state of users whose events other workers committed."""
+        if self._tail is None:
+            return
+        users = list(dict.fromkeys(e.user_id for e in self._tail.catch_up()))
+        if users:
+            with self._user_lock:
+                self._histories.invalidate(users)
+                for user in users:
+                    self._portraits.drop(user)
+
     # -- users ------------------------------------------------------------------------------------
     def history(self, user_id: str, *, platform: str | None = None) -> tuple[Event, ...]:
         """The user's ``history_limit`` most recent events, oldest first (cached)."""
+        self._follow()
         return self._histories.get(user_id, platform)
 
     def portrait(self, user_id: str) -> UserPortrait:
@@ -258,6 +278,7 @@ class ServingState:
         """
         if user_id.startswith(RESERVED_USER_PREFIX):
             raise NotFoundError("unknown user")
+        self._follow()
         with self._user_lock:
             deployment = self._active
             features = deployment.pipeline.item_features()
@@ -300,6 +321,7 @@ class ServingState:
     ) -> list[tuple[list[Recommendation], Deployment]]:
         """:meth:`recommend` for several users, one pipeline call per deployment serving them
         (one, unless an experiment splits them between variants)."""
+        self._follow()
         active, routing = self._active, self._routing
         routes = [(routing and routing.route(q.user_id)) or active for q in queries]
         out: list[tuple[list[Recommendation], Deployment] | None] = [None] * len(queries)
@@ -314,7 +336,7 @@ class ServingState:
 
     def _request(self, query: RecommendQuery, pipeline: Pipeline, index: CatalogIndex) -> Request:
         user_id = query.user_id
-        history = self.history(user_id, platform=query.platform) if user_id else ()
+        history = self._histories.get(user_id, query.platform) if user_id else ()
         ranked = pipeline.ranker_ is not None and user_id and any(e.item_id for e in history)
         portrait = self.portrait(user_id) if ranked and user_id else None
         return query.to_request(history, index, portrait)
