@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from shoprec._dataclass_json import config_from_dict, config_to_dict
 from shoprec.exceptions import ValidationError
 from shoprec.rerank import BusinessRules, Explanation, RerankConfig
 
@@ -94,42 +95,20 @@ class PipelineConfig:
             raise ValidationError("ranker_budget_ms must be positive", field="ranker_budget_ms")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (for the artifact manifest)."""
-        rerank = self.rerank
-        caps = rerank.caps
-        return {
-            "model": self.model,
-            "model_params": dict(self.model_params),
-            "candidates": dict(self.candidates),
-            "trending_half_life_days": self.trending_half_life_days,
-            "encoder": self.encoder,
-            "rerank": {
-                "method": rerank.method,
-                "diversity": rerank.diversity,
-                "max_per_category": caps.max_per_category,
-                "max_per_brand": caps.max_per_brand,
-                "novelty_weight": rerank.novelty_weight,
-                "exclude_seen": rerank.exclude_seen,
-                "pool": rerank.pool,
-            },
-            "new_item_slots": self.new_item_slots,
-            "ann_threshold": self.ann_threshold,
-            "ann_overfetch": self.ann_overfetch,
-            "ann_params": dict(self.ann_params),
-            "ranker_top_n": self.ranker_top_n,
-            "ranker_budget_ms": self.ranker_budget_ms,
-            "ranker_weight": self.ranker_weight,
-        }
+        """JSON-safe form (for the artifact manifest): every field, nested configs as objects."""
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
-        """Inverse of :meth:`to_dict`."""
-        from shoprec.rerank import Caps
-
+        """Inverse of :meth:`to_dict`; also reads the flat re-ranking caps of manifests written
+        before the configs were serialised generically."""
         data = dict(data)
-        rerank = dict(data.pop("rerank", {}))
-        caps = Caps(rerank.pop("max_per_category", None), rerank.pop("max_per_brand", None))
-        return cls(**data, rerank=RerankConfig(**rerank, caps=caps))
+        rerank = data.get("rerank")
+        if isinstance(rerank, dict) and "caps" not in rerank:
+            rerank = dict(rerank)
+            caps = {k: rerank.pop(k) for k in ("max_per_category", "max_per_brand") if k in rerank}
+            data["rerank"] = {**rerank, "caps": caps}
+        return config_from_dict(cls, data)
 
 
 @dataclass(frozen=True)
