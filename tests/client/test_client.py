@@ -209,3 +209,31 @@ def test_unreachable_service_is_a_clear_error() -> None:
     with pytest.raises(ServiceError, match="no answer from the service") as caught:
         api.recommend()
     assert caught.value.status_code is None
+
+
+def test_experiments_and_online_metrics(make_client: Client, artifacts: dict) -> None:
+    api = shop(make_client())
+    variants = [
+        {"name": "control", "pipeline": str(artifacts["a"])},
+        {"name": "treatment", "pipeline": str(artifacts["b"])},
+    ]
+    started = api.start_experiment("ab-1", variants, salt="s", description="factors 8 vs 16")
+    assert started.status == "running" and [v["name"] for v in started.variants] == [
+        "control",
+        "treatment",
+    ]
+    assert [e.name for e in api.experiments()] == ["ab-1"]
+    served = {}
+    for i in range(12):
+        answer = api.recommend(f"ab-user-{i}", k=3)
+        served[answer.user_id] = answer
+        api.send_event(event(f"ab-user-{i}", answer.item_ids[0], "click",
+                             request_id=answer.request_id, position=0))  # fmt: skip
+    assert all(answer.request_id for answer in served.values())
+    status = api.experiment("ab-1")
+    assert status.experiment.name == "ab-1"
+    assert {r.variant for r in status.results} <= {"control", "treatment"}
+    assert api.stop_experiment("ab-1").status == "stopped"
+    metrics = api.online_metrics(by="variant")
+    assert metrics.by == ("variant",) and metrics.rows
+    assert sum(row["impressions"] for row in metrics.rows) >= 12 * 3

@@ -13,7 +13,10 @@ from shoprec.client._models import (
     BatchResult,
     CatalogItem,
     EventResult,
+    Experiment,
+    ExperimentStatus,
     Filters,
+    OnlineMetrics,
     Portrait,
     Recommendations,
     SearchResults,
@@ -158,3 +161,40 @@ def health() -> Call[str]:
 
 def ready() -> Call[bool]:
     return Call("GET", "/v1/health/ready", lambda data: data.get("status") == "ready")
+
+
+def online_metrics(
+    *, by: str, since: int | None, until: int | None, window_hours: float | None
+) -> Call[OnlineMetrics]:
+    params: dict[str, Any] = {"by": by}
+    for name, value in (("since", since), ("until", until), ("window_hours", window_hours)):
+        if value is not None:
+            params[name] = value
+    return Call("GET", "/v1/metrics/online", OnlineMetrics.from_json, params=params)
+
+
+def experiments() -> Call[list[Experiment]]:
+    return Call(
+        "GET",
+        "/v1/admin/experiments",
+        lambda data: [Experiment.from_json(e) for e in data["experiments"]],
+    )
+
+
+def start_experiment(
+    name: str, variants: Iterable[Mapping[str, Any]], *, salt: str | None, description: str
+) -> Call[Experiment]:
+    body: dict[str, Any] = {"name": name, "variants": list(variants), "description": description}
+    if salt is not None:
+        body["salt"] = salt
+    # a second start of the same name is refused (409), not duplicated: safe to resend
+    return Call("POST", "/v1/admin/experiments", Experiment.from_json, json=body)
+
+
+def stop_experiment(name: str) -> Call[Experiment]:
+    path = f"/v1/admin/experiments/{_id(name)}/stop"
+    return Call("POST", path, Experiment.from_json)
+
+
+def experiment(name: str) -> Call[ExperimentStatus]:
+    return Call("GET", f"/v1/admin/experiments/{_id(name)}", ExperimentStatus.from_json)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -15,7 +15,10 @@ from shoprec.client._models import (
     BatchResult,
     CatalogItem,
     EventResult,
+    Experiment,
+    ExperimentStatus,
     Filters,
+    OnlineMetrics,
     Portrait,
     Recommendations,
     SearchResults,
@@ -46,9 +49,13 @@ def event(
     query: str | None = None,
     quantity: int | None = None,
     client_event_id: str | None = None,
+    request_id: str | None = None,
+    position: int | None = None,
+    dwell_ms: int | None = None,
 ) -> dict[str, Any]:
     """One event as the API takes it (``None`` fields left out; ``timestamp`` in ms since the
-    epoch, the service's clock when absent)."""
+    epoch, the service's clock when absent). ``request_id`` and ``position`` (0-based) name
+    the recommendation list and place the event answers, for online metrics."""
     fields = {
         "user_id": user_id,
         "item_id": item_id,
@@ -60,6 +67,9 @@ def event(
         "query": query,
         "quantity": quantity,
         "client_event_id": client_event_id,
+        "request_id": request_id,
+        "position": position,
+        "dwell_ms": dwell_ms,
     }
     return {key: value for key, value in fields.items() if value is not None}
 
@@ -208,6 +218,41 @@ class ShoprecClient:
                 return False
             raise
 
+    # -- online metrics and experiments
+    def online_metrics(
+        self,
+        *,
+        by: str = "version,variant,day",
+        since: int | None = None,
+        until: int | None = None,
+        window_hours: float | None = None,
+    ) -> OnlineMetrics:
+        """CTR, conversion and dwell per ``by`` group (version, experiment, variant, day)."""
+        call = calls.online_metrics(by=by, since=since, until=until, window_hours=window_hours)
+        return self._run(call)
+
+    def experiments(self) -> list[Experiment]:
+        return self._run(calls.experiments())
+
+    def start_experiment(
+        self,
+        name: str,
+        variants: Iterable[Mapping[str, Any]],
+        *,
+        salt: str | None = None,
+        description: str = "",
+    ) -> Experiment:
+        """Split users between ``variants`` (``{"name", "pipeline", "weight"}``; the first is
+        the control)."""
+        return self._run(calls.start_experiment(name, variants, salt=salt, description=description))
+
+    def stop_experiment(self, name: str) -> Experiment:
+        return self._run(calls.stop_experiment(name))
+
+    def experiment(self, name: str) -> ExperimentStatus:
+        """Per-variant results with 95% intervals, lifts and p-values."""
+        return self._run(calls.experiment(name))
+
 
 class AsyncShoprecClient:
     """:class:`ShoprecClient` for asyncio: the same methods, awaited.
@@ -307,3 +352,34 @@ class AsyncShoprecClient:
             if error.status_code == 503:
                 return False
             raise
+
+    async def online_metrics(
+        self,
+        *,
+        by: str = "version,variant,day",
+        since: int | None = None,
+        until: int | None = None,
+        window_hours: float | None = None,
+    ) -> OnlineMetrics:
+        call = calls.online_metrics(by=by, since=since, until=until, window_hours=window_hours)
+        return await self._run(call)
+
+    async def experiments(self) -> list[Experiment]:
+        return await self._run(calls.experiments())
+
+    async def start_experiment(
+        self,
+        name: str,
+        variants: Iterable[Mapping[str, Any]],
+        *,
+        salt: str | None = None,
+        description: str = "",
+    ) -> Experiment:
+        call = calls.start_experiment(name, variants, salt=salt, description=description)
+        return await self._run(call)
+
+    async def stop_experiment(self, name: str) -> Experiment:
+        return await self._run(calls.stop_experiment(name))
+
+    async def experiment(self, name: str) -> ExperimentStatus:
+        return await self._run(calls.experiment(name))

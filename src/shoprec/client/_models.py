@@ -14,13 +14,17 @@ __all__ = [
     "BatchResult",
     "CatalogItem",
     "EventResult",
+    "Experiment",
+    "ExperimentStatus",
     "Filters",
+    "OnlineMetrics",
     "Portrait",
     "Recommendation",
     "Recommendations",
     "ScoredItem",
     "SearchResults",
     "SimilarItems",
+    "VariantResult",
     "VersionInfo",
     "Versions",
 ]
@@ -87,6 +91,7 @@ class Recommendations:
     version: str
     items: tuple[Recommendation, ...]
     request_id: str | None = None
+    variant: str = ""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Recommendations:
@@ -234,4 +239,66 @@ class Versions:
             _build(VersionInfo, data["active"]),
             None if previous is None else _build(VersionInfo, previous),
             tuple(_build(VersionInfo, entry) for entry in data.get("kept", [])),
+        )
+
+
+@dataclass(frozen=True)
+class OnlineMetrics:
+    """CTR, add-to-cart, conversion, revenue per impression and dwell per group (``by``), from
+    the served lists and the events attributed to them."""
+
+    by: tuple[str, ...]
+    window_hours: float
+    rows: tuple[Mapping[str, Any], ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OnlineMetrics:
+        return cls(tuple(data["by"]), float(data["window_hours"]), tuple(data["rows"]))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An A/B (or A/A) test between loaded pipelines."""
+
+    name: str
+    status: str
+    started_at: int
+    stopped_at: int | None
+    variants: tuple[Mapping[str, Any], ...]
+    aa: bool = False
+    description: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Experiment:
+        return _build(cls, {**data, "variants": tuple(data.get("variants", ()))})
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """One variant's value of one metric, its 95% interval, and its lift and p-value against
+    the control (the first variant)."""
+
+    variant: str
+    metric: str
+    users: int
+    impressions: int
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    lift: float | None = None
+    p_value: float | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentStatus:
+    experiment: Experiment
+    results: tuple[VariantResult, ...]
+    daily: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExperimentStatus:
+        return cls(
+            Experiment.from_json(data["experiment"]),
+            tuple(_build(VariantResult, row) for row in data.get("results", [])),
+            tuple(data.get("daily", [])),
         )
