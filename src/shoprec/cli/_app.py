@@ -200,8 +200,27 @@ class _Group(click.Group):
     help="Where named datasets live (env SHOPREC_DATA_DIR, else [data] dir of shoprec.toml or "
     "of the environment's site file, else ~/.cache/shoprec/data; see `shoprec datasets`).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    envvar="SHOPREC_ENGINE",
+    show_default=True,
+    help="Where offline work runs (catalog encoding, co-visitation counts): this process, or "
+    "Ray (pip install 'shoprec[ray]'; a local 2-CPU cluster unless --address names one).",
+)
+@click.option("--address", default=None, help="Ray cluster address for --engine ray.")
+@click.option("--engine-workers", type=click.IntRange(1), default=2, show_default=True)
 @click.pass_context
-def main(ctx: click.Context, verbose: int, config_path: Path | None, data_dir: Path | None) -> None:
+def main(
+    ctx: click.Context,
+    verbose: int,
+    config_path: Path | None,
+    data_dir: Path | None,
+    engine: str,
+    address: str | None,
+    engine_workers: int,
+) -> None:
     """shoprec: recommendations for online shops from catalog text and customer behaviour.
 
     Settings come from flags, then ./shoprec.toml (or --config; `shoprec init` writes one),
@@ -223,4 +242,20 @@ def main(ctx: click.Context, verbose: int, config_path: Path | None, data_dir: P
     if data_dir is None and config.data.dir is not None and config.path is not None:
         data_dir, origin = Path(config.data.dir), f"[data] dir in {config.path}"
     ctx.obj = {"data_dir": data_dir, "data_dir_origin": origin, "config": config}
+    if engine != "local" or address is not None:
+        _use_engine(ctx, engine, address, engine_workers)
     ctx.default_map = command_defaults(ctx.command, config)
+
+
+def _use_engine(ctx: click.Context, name: str, address: str | None, workers: int) -> None:
+    """Run the command's offline work on the named engine (started when first used)."""
+    from shoprec._runtime import use_engine
+    from shoprec.distributed import create_engine
+
+    try:
+        engine = create_engine(name, address=address, workers=workers)
+    except ShoprecError as error:
+        raise click.UsageError(str(error)) from None
+    if hasattr(engine, "__exit__"):
+        ctx.with_resource(engine)  # type: ignore[arg-type]  # shut down with the command
+    ctx.with_resource(use_engine(engine))

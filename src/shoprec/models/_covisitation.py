@@ -10,6 +10,8 @@ challenges (e.g. OTTO on Kaggle) and a strong baseline on Amazon review sequence
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -18,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from shoprec._runtime import current_engine
 from shoprec.data import Catalog, EncodedInteractions, EventType
 from shoprec.models._base import Recommender
 
@@ -185,15 +188,17 @@ class ItemCoVisitation(Recommender):
         self._check_params()
         weights = event_weights(data.event_types, self.event_weights)
         order = np.argsort(data.users, kind="stable")  # by user, time order kept within a user
-        counts = _co_visitation_counts(
-            data.users[order],
-            data.items[order],
-            weights[order],
-            n_items=data.n_items,
-            window=self.window,
+        counter = functools.partial(
+            _ShardCounts, n_items=data.n_items, window=self.window,
             backward_weight=self.backward_weight,
-        )
-        popularity = np.bincount(data.items, weights=weights, minlength=data.n_items)
+        )  # fmt: skip
+        shards = _user_shards(data.users[order], data.items[order], weights[order])
+        results = current_engine().map_batches(counter, shards)
+        counts = results[0][0]
+        popularity = results[0][1]
+        for part, items in results[1:]:  # partial sums of the shards (a Ray Data reduce)
+            counts = counts + part
+            popularity = popularity + items
         if self.alpha is not None:
             counts = _normalise(counts, popularity, self.alpha)
         self.neighbors_ = _top_per_row(counts, self.max_neighbors)
@@ -222,6 +227,41 @@ class ItemCoVisitation(Recommender):
             (state["data"], state["indices"], state["indptr"]), shape=(n_items, n_items)
         )
         self.popularity_ = state["popularity"]
+
+
+_SHARD_EVENTS = 2_000_000  # events per shard under a distributed engine
+
+
+def _user_shards(
+    users: np.ndarray, items: np.ndarray, weights: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Events (sorted by user) cut into shards of whole users: one shard for a local engine,
+    about ``2 * workers`` (at most 2M events each) under a distributed one."""
+    engine = current_engine()
+    if not engine.distributed or len(users) < 2:
+        return [(users, items, weights)]
+    n_shards = max(2 * engine.workers, -(-len(users) // _SHARD_EVENTS))
+    cuts = np.linspace(0, len(users), n_shards + 1).astype(np.int64)[1:-1]
+    cuts = np.unique(np.searchsorted(users, users[cuts]))  # move each cut to a user's start
+    bounds = [0, *cuts[(cuts > 0) & (cuts < len(users))].tolist(), len(users)]
+    return [(users[a:b], items[a:b], weights[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+class _ShardCounts:
+    """Co-visitation counts and weighted popularity of one shard of whole users."""
+
+    def __init__(self, *, n_items: int, window: int | None, backward_weight: float) -> None:
+        self.n_items, self.window, self.backward_weight = n_items, window, backward_weight
+
+    def __call__(
+        self, shard: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
+        users, items, weights = shard
+        counts = _co_visitation_counts(
+            users, items, weights, n_items=self.n_items, window=self.window,
+            backward_weight=self.backward_weight,
+        )  # fmt: skip
+        return counts, np.bincount(items, weights=weights, minlength=self.n_items)
 
 
 def _co_visitation_counts(

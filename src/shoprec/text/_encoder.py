@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from shoprec._runtime import current_engine
 
 __all__ = ["TextEncoder", "file_sha256", "l2_normalize"]
 
@@ -46,8 +48,12 @@ class TextEncoder(ABC):
     Subclasses implement :meth:`_encode_batch` (one batch of texts -> raw vectors) and the
     ``dim``, ``name`` and ``fingerprint`` properties; :meth:`encode` handles ordering, batching,
     normalisation and the progress bar. Texts are batched in order of length so that batches
-    carry little padding; the output is put back in input order.
+    carry little padding; the output is put back in input order. Under a distributed engine
+    (:func:`shoprec._runtime.use_engine`) the same batches are encoded on its workers, each
+    with its own encoder built by ``batch_factory`` (set by :func:`create_encoder`).
     """
+
+    batch_factory: Callable[[], Callable[[list[str]], np.ndarray]] | None = None
 
     @property
     @abstractmethod
@@ -95,14 +101,26 @@ class TextEncoder(ABC):
         if not texts:
             return out
         batches = list(_length_sorted_batches(texts, batch_size))
+        engine = current_engine()
+        if engine.distributed and self.batch_factory is not None and len(batches) > 1:
+            # the same batches as here, so the vectors are the same bit for bit
+            parts = engine.map_batches(self.batch_factory, [[texts[i] for i in b] for b in batches])
+            for index, part in zip(batches, parts, strict=True):
+                out[index] = part
+            return l2_normalize(out)
         bar = _progress(len(texts), f"encoding ({self.name})", enabled=progress)
         try:
             for index in batches:
-                out[index] = self._encode_batch([texts[i] for i in index])
+                out[index] = self.encode_batch([texts[i] for i in index])
                 bar.update(len(index))
         finally:
             bar.close()
         return l2_normalize(out)
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        """Un-normalised vectors of one batch, ``(len(texts), dim)`` (what :meth:`encode` runs
+        per batch; engines call it on their workers)."""
+        return np.asarray(self._encode_batch(texts), dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Encode search queries, shape ``(len(texts), dim)``: the same as :meth:`encode` unless

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,7 +47,17 @@ def create_encoder(name: str, *, cache_dir: str | Path | None = None) -> TextEnc
         factory = ENCODERS[name]
     except KeyError:
         raise ValueError(f"unknown text encoder {name!r}; choose from {sorted(ENCODERS)}") from None
-    return factory(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    encoder = factory(root)
+    # how a worker of a distributed engine builds its own copy (a session cannot be pickled)
+    encoder.batch_factory = functools.partial(_batch_function, name, str(root))
+    return encoder
+
+
+def _batch_function(name: str, cache_dir: str) -> Callable[[list[str]], np.ndarray]:
+    """One worker's encoder: the un-normalised vectors of one batch of texts."""
+    encoder = create_encoder(name, cache_dir=cache_dir)
+    return lambda texts: encoder.encode_batch(list(texts))
 
 
 def encode_texts(
