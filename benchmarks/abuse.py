@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from _results import DATA_DIR, RESULTS_DIR, write_results
+from _results import DATA_DIR, RESULTS_DIR, RESULTS_MD, write_results
 from shoprec.data import Interactions, Split
 from shoprec.datasets import load_dataset
 from shoprec.evaluation import evaluate
@@ -47,7 +47,8 @@ ATTACKS = (
     ("purchase_burst", 0.01),
 )
 NOTES = """\
-Rows: one per dataset, attack and model. precision / recall / fpr: the detector's flags against
+Rows: one per dataset, attack and model (`detector` rows: detection alone). precision / recall /
+fpr: the detector's flags against
 the simulated accounts (fpr = flagged real users / real users). exposure_*: share of real test
 users whose top 10 holds the target item, for the model trained on clean, attacked, and attacked
 data with flagged accounts quarantined. ndcg@10_clean / ndcg@10_filtered: the model on the clean
@@ -151,9 +152,19 @@ def run_dataset(name: str, args: argparse.Namespace, rows: list[dict]) -> None:
                 round(time.perf_counter() - started, 1),
             )
         )
-        logging.info("%s %s %.2f: %s", name, attack.config.kind, attack.config.fraction,
-                     detected[-1][0])  # fmt: skip
-    for model_name in args.models.split(","):
+        rows.append(
+            {
+                "dataset": name,
+                "attack": attack_name(attack.config.kind, attack.config.fraction),
+                "model": "detector",
+                **detected[-1][0],
+                "fake_users": len(attack.fake_users),
+                "detect_s": detected[-1][2],
+            }
+        )
+        logging.info("%s", rows[-1])
+    save(rows, args)  # detection alone is worth keeping if the model fits do not finish
+    for model_name in filter(None, args.models.split(",")):
         make = lambda n=model_name: make_model(n, seed=args.seed, text_epochs=args.text_epochs)  # noqa: E731
         clean = fit(make, train, split, catalog)
         filtered = fit(make, clean_filtered.interactions, split, catalog)
@@ -183,7 +194,33 @@ def run_dataset(name: str, args: argparse.Namespace, rows: list[dict]) -> None:
 
 
 def save(rows: list[dict], args: argparse.Namespace) -> None:
-    write_results("abuse", merged(rows) if args.merge else rows, notes=NOTES)
+    write_results(args.name, merged(rows) if args.merge else rows, notes=NOTES)
+
+
+def combine(names: list[str]) -> None:
+    """Fold the rows of partial runs (``--name``) into abuse.json and drop their files."""
+    rows: list[dict] = []
+    commands = []
+    for name in names:
+        path = RESULTS_DIR / f"{name}.json"
+        record = json.loads(path.read_text())
+        rows += record["rows"]
+        commands.append(record["command"])
+    base = json.loads((RESULTS_DIR / "abuse.json").read_text())
+    command = " && ".join([base["command"], *commands])
+    write_results("abuse", merged(rows), notes=NOTES, command=command)
+    for name in names:
+        (RESULTS_DIR / f"{name}.json").unlink()
+        drop_section(name)
+
+
+def drop_section(name: str) -> None:
+    """Remove a partial run's section from RESULTS.md."""
+    import re
+
+    text = RESULTS_MD.read_text()
+    pattern = rf"\n*<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->\n?"
+    RESULTS_MD.write_text(re.sub(pattern, "\n", text, flags=re.S))
 
 
 def main() -> None:
@@ -195,8 +232,13 @@ def main() -> None:
     parser.add_argument("--text-epochs", type=int, default=1)
     parser.add_argument("--attacks", default="", help="e.g. bandwagon@3%%,purchase_burst@1%%")
     parser.add_argument("--merge", action="store_true", help="keep other rows of abuse.json")
+    parser.add_argument("--name", default="abuse", help="results name (parallel partial runs)")
+    parser.add_argument("--combine", default="", help="fold these partial runs into abuse.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.combine:
+        combine(args.combine.split(","))
+        return
     rows: list[dict] = []
     for name in args.datasets.split(","):
         run_dataset(name, args, rows)
