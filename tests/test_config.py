@@ -121,6 +121,11 @@ def test_init_then_every_command_reads_the_file(
     assert "split for evaluation: temporal" in result.output
     shop = tmp_path / "data" / tmp_path.name
     assert load_dataset(str(shop)).catalog.item("S4").title == "THING 4"
+    assert read_config(tmp_path / "shoprec.toml").model.name == "auto"  # build chooses
+    result = runner.invoke(main, ["train", "--out", "m"])  # train needs a named model
+    assert result.exit_code != 0 and "--model" in result.output
+    text = (tmp_path / "shoprec.toml").read_text().replace('name = "auto"', 'name = "als"')
+    (tmp_path / "shoprec.toml").write_text(text)
     # the flag wins over the file: trained with popularity, not the file's als
     result = runner.invoke(main, ["train", "--model", "popularity", "--out", "m"])
     assert result.exit_code == 0, result.output

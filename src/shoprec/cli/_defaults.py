@@ -31,6 +31,8 @@ def _settings(config: ShoprecConfig) -> tuple[dict[str, Any], dict[str, dict[str
         "seed": model.seed,
     }
     fitting = {"model_name": model.name, "params": _params(model.params)}
+    # "auto" (choose by validation) is build's; train needs a model by name
+    training = {**fitting, "model_name": None if model.name == "auto" else model.name}
     files = {
         "events_path": data.events,
         "catalog_path": data.catalog,
@@ -48,7 +50,7 @@ def _settings(config: ShoprecConfig) -> tuple[dict[str, Any], dict[str, dict[str
         # validate checks the raw files the file names, as ingest will read them
         "validate": {**files, "dataset": None} if data.events else {},
         "init": {},
-        "train": fitting,
+        "train": training,
         "build": {
             **fitting,
             "rerank": rerank.method,

@@ -181,9 +181,10 @@ lenient = true  # bad rows go to a rejects file with their reasons instead of st
 {item_columns}
 
 [model]
-# The recommender `shoprec train` and `shoprec build` fit (`shoprec models` lists them).
-# als is fast and strong on purchase data; text_sequence uses item text (slower, needs more data).
-name = "als"
+# The recommender `shoprec build` fits: "auto" trains popularity-recent, covisitation, als and
+# ltr (the learned ranking stage over all of them) and keeps the best on the validation
+# events; or name one (`shoprec models`), e.g. "als" (fast) or "text_sequence" (item text).
+name = "auto"
 seed = 0
 # encoder = "onnx"  # item text encoder: onnx (English MiniLM) or multilingual (many languages)
 
