@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -120,10 +121,8 @@ def render_config(
             if event_type
             else '# event_type = "purchase"  # the file has an event-type column'
         ),
-        split=f"split = {json.dumps(split)}"
-        if split
-        else '# split = "temporal"  # or "loo": CHOOSE',
-        why=why,
+        split=f"split = {json.dumps(split)}" if split else _UNCHOSEN,
+        why=textwrap.fill(why, width=96, subsequent_indent="# "),
         out=json.dumps(f"data/{name}"),
     )
     notes.append(f"split: {split or 'not chosen'} ({why})")
