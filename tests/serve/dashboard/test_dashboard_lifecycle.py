@@ -46,7 +46,7 @@ def test_start_and_stop_an_experiment(
         client.post("/v1/recommendations", json={"user_id": user}, headers={"X-API-Key": ADMIN})
     client.app.state.impressions.flush()  # type: ignore[attr-defined]
     page = client.get("/dashboard/experiments?name=als-16").text
-    assert "95% interval" in page and "CTR per day by variant" in page
+    assert "95% interval" in page and "CTR per minute by variant" in page
     again = client.post("/dashboard/experiments/start", data={**form, "name": "other"})
     assert "Not started" in again.text or "stop it before" in again.text
     stopped = client.post("/dashboard/experiments/als-16/stop", data={"csrf": csrf})

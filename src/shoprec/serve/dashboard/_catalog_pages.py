@@ -1,5 +1,5 @@
 """The catalog: semantic search, an item's page (its record, similar items, events and
-exposure), items added through the service and items removed from it."""
+exposure), items new to the model and items removed from the catalog."""
 
 from __future__ import annotations
 
@@ -41,43 +41,33 @@ def _rows(state: ServingState, scored: list[tuple[str, float]]) -> list[dict[str
     return out
 
 
-def _added(state: ServingState) -> tuple[list[dict[str, Any]], int]:
-    """Items upserted through the service (the store's catalog), the ones the model never saw
-    in training first; and how many catalog items have no training event at all."""
+def _cold(state: ServingState) -> list[dict[str, Any]]:
+    """Items the live model saw no training event for: added after training (through
+    ``POST /v1/items``) or never touched before it; recommended from their text alone."""
     pipeline = state.active.pipeline
-    catalog = pipeline.catalog
-    trained = dict(zip(catalog.item_ids, pipeline.popularity_by_row(), strict=True))
-    stored = state.store.catalog()
-    rows = [
-        {**_rows(state, [(item_id, 0.0)])[0], "cold": trained.get(item_id, 0) == 0}
-        for item_id in stored.item_ids
-        if item_id in catalog
-    ]
-    rows.sort(key=lambda r: (not r["cold"], r["item_id"]))
-    cold = sum(1 for n in trained.values() if n == 0)
-    return rows, cold
+    counts = zip(pipeline.catalog.item_ids, pipeline.popularity_by_row(), strict=True)
+    return _rows(state, [(item_id, 0.0) for item_id, n in counts if n == 0])
 
 
 @router.get("/catalog")
 def catalog_page(
     request: Request, state: StateDep, viewer: ViewerDep, q: str | None = None
 ) -> Response:
-    """Search, the most active and most shown items, added and removed items."""
+    """Search, the most active and most shown items, new and removed items."""
     q = (q or "").strip()
     results = _rows(state, state.search(q, k=20)) if q else None
     stats = store_stats(request)
     top = sorted(stats.item_events.items(), key=lambda kv: -sum(kv[1].values()))[:10]
     shown = sorted(stats.item_exposure.items(), key=lambda kv: -kv[1])[:10]
-    added, cold = _added(state)
+    cold = _cold(state)
     titles = {r["item_id"]: r["title"] for r in _rows(state, [(i, 0.0) for i, _ in top + shown])}
     plots = [
         bar_chart(
             [(titles[i], float(sum(c.values()))) for i, c in top],
-            title=f"Most events in the last {WINDOW_DAYS} days",
+            title=f"Most events, last {WINDOW_DAYS} days",
         ),
         bar_chart(
-            [(titles[i], float(n)) for i, n in shown],
-            title=f"Most shown in recommendation lists, last {WINDOW_DAYS} days",
+            [(titles[i], float(n)) for i, n in shown], title="Most shown in recommendation lists"
         ),
     ]
     return render(
@@ -88,9 +78,8 @@ def catalog_page(
         q=q,
         results=results,
         items=len(state.active.pipeline.catalog),
-        added=added[:_LISTED],
-        added_total=len(added),
-        cold=cold,
+        cold=cold[:_LISTED],
+        cold_total=len(cold),
         removed=sorted(state.active.removed)[:_LISTED],
         removed_total=len(state.active.removed),
         plots=plots,
@@ -116,11 +105,11 @@ def item_page(item_id: str, request: Request, state: StateDep, viewer: ViewerDep
         )
     stats = store_stats(request)
     events = stats.item_events.get(item_id, {})
-    daily = stats.item_daily.get(item_id, {})
+    series = stats.item_series.get(item_id, {})
     shown = stats.item_exposure.get(item_id, 0)
     plot = line_chart(
-        {"events": [(d, float(n)) for d, n in sorted(daily.items())]},
-        title=f"Events on this item per day, last {WINDOW_DAYS} days",
+        {"events": [(b, float(n)) for b, n in sorted(series.items())]},
+        title=f"Events on this item per {stats.per}",
     )
     pipeline = state.active.pipeline
     trained = dict(zip(pipeline.catalog.item_ids, pipeline.popularity_by_row(), strict=True))

@@ -4,6 +4,7 @@ model registry, promotion and rollback. Every action calls the service's admin A
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -14,14 +15,17 @@ from shoprec.online import (
     AttributionConfig,
     Experiment,
     VariantComparison,
-    experiment_results,
+    attributed_impressions,
+    compare_variants,
     list_experiments,
     list_models,
     promote,
+    summarise,
 )
 from shoprec.serve._dependencies import StateDep
 from shoprec.serve._state import ServingState
 from shoprec.serve.dashboard._auth import ViewerDep, check_post
+from shoprec.serve.dashboard._store_stats import bucket_for, time_buckets
 from shoprec.serve.dashboard._svg import interval_chart, line_chart
 from shoprec.serve.dashboard._web import PREFIX, api_error, call_api, form_data, redirect, render
 
@@ -29,6 +33,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _SHOWN = ("ctr", "conversion")
+_NAMES = {"ctr": "CTR", "conversion": "Conversion"}
 
 
 def _known_pipelines(state: ServingState) -> list[str]:
@@ -48,13 +53,8 @@ def experiments(
     context: dict[str, Any] = {"results": [], "plots": []}
     if chosen is not None:
         hours = request.app.state.settings.attribution_window_hours
-        results, daily = experiment_results(
-            state.store,
-            chosen,
-            catalog=state.active.pipeline.catalog,
-            config=AttributionConfig(window_ms=int(hours * 3_600_000)),
-        )
-        context = {"results": results, "plots": _experiment_plots(chosen, results, daily)}
+        config = AttributionConfig(window_ms=int(hours * 3_600_000))
+        context = _results(state, chosen, config)
     return render(
         request,
         viewer,
@@ -68,8 +68,29 @@ def experiments(
     )
 
 
+def _results(
+    state: ServingState, experiment: Experiment, config: AttributionConfig
+) -> dict[str, Any]:
+    """What :func:`~shoprec.online.experiment_results` gives, with the series per minute, hour
+    or day by the experiment's length, from one read of its impressions."""
+    attributed = attributed_impressions(
+        state.store,
+        since=experiment.started_at,
+        until=experiment.stopped_at,
+        catalog=state.active.pipeline.catalog,
+        config=config,
+    )
+    attributed = attributed[attributed["experiment"] == experiment.name]
+    results = compare_variants(attributed, tuple(v.name for v in experiment.variants))
+    end = experiment.stopped_at or int(time.time() * 1000)
+    per = bucket_for(experiment.started_at, end)
+    bucket = time_buckets(attributed["timestamp"], per=per)
+    series = summarise(attributed.assign(bucket=bucket), ("variant", "bucket"))
+    return {"results": results, "plots": _experiment_plots(experiment, results, series, per)}
+
+
 def _experiment_plots(
-    experiment: Experiment, results: list[VariantComparison], daily: Any
+    experiment: Experiment, results: list[VariantComparison], series: Any, per: str
 ) -> list[Any]:
     plots = []
     for metric in _SHOWN:
@@ -78,14 +99,18 @@ def _experiment_plots(
             for r in results
             if r.metric == metric
         ]
-        title = f"{metric} per impression by variant, with 95% intervals"
-        plots.append(interval_chart(rows, title=title, fmt=lambda v: f"{v:.2%}"))
-    series: dict[str, list[tuple[str, float]]] = {v.name: [] for v in experiment.variants}
-    for row in daily.to_dict(orient="records"):
+        title = f"{_NAMES[metric]} by variant, 95% intervals"
+        plots.append(interval_chart(rows, title=title, fmt=_percent))
+    lines: dict[str, list[tuple[str, float]]] = {v.name: [] for v in experiment.variants}
+    for row in series.to_dict(orient="records"):
         value = float(row["ctr"]) if row["ctr"] is not None else math.nan
-        series.setdefault(str(row["variant"]), []).append((str(row["day"]), value))
-    plots.append(line_chart(series, title="CTR per day by variant", fmt=lambda v: f"{v:.1%}"))
+        lines.setdefault(str(row["variant"]), []).append((str(row["bucket"]), value))
+    plots.append(line_chart(lines, title=f"CTR per {per} by variant", fmt=_percent))
     return plots
+
+
+def _percent(value: float) -> str:
+    return f"{value:.2%}"
 
 
 @router.post("/experiments/start")

@@ -129,24 +129,26 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def _plots(store: StoreStats) -> list[Any]:
+    per = store.per
+    buckets = store.events_per_bucket.items()
     events = {
-        "all events": [(d, float(sum(c.values()))) for d, c in store.events_per_day.items()],
-        "purchases": [(d, float(c.get("purchase", 0))) for d, c in store.events_per_day.items()],
+        "all events": [(b, float(sum(c.values()))) for b, c in buckets],
+        "purchases": [(b, float(c.get("purchase", 0))) for b, c in buckets],
     }
-    lists = {"lists served": [(d, float(n)) for d, n in store.lists_per_day.items()]}
+    lists = {"lists served": [(b, float(n)) for b, n in store.lists_per_bucket.items()]}
     online = {
-        name: [(str(r["day"]), _float(r.get(metric))) for r in store.online_daily]
+        name: [(str(r["bucket"]), _float(r.get(metric))) for r in store.online_series]
         for name, metric in (("CTR", "ctr"), ("conversion", "conversion"))
     }
     return [
-        line_chart(events, title="Events stored per day"),
-        line_chart(lists, title="Recommendation lists served per day"),
-        line_chart(
-            online,
-            title="Online CTR and conversion per impression, per day",
-            fmt=lambda v: f"{v:.1%}",
-        ),
+        line_chart(events, title=f"Events stored per {per}"),
+        line_chart(lists, title=f"Recommendation lists served per {per}"),
+        line_chart(online, title=f"Online CTR and conversion per {per}", fmt=_percent),
     ]
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1%}"
 
 
 def _float(value: Any) -> float:

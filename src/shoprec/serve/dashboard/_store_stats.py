@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 
 from shoprec.data import Catalog
-from shoprec.online import online_metrics
+from shoprec.online import attributed_impressions, summarise
 from shoprec.store import EventStore
 
-__all__ = ["WINDOW_DAYS", "StoreStats", "StoreStatsCache"]
+__all__ = ["WINDOW_DAYS", "StoreStats", "StoreStatsCache", "bucket_for", "time_buckets"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,19 @@ WINDOW_DAYS = 14
 _DAY_MS = 86_400_000
 
 
-def _days(timestamps: pd.Series) -> pd.Series:
-    return pd.to_datetime(timestamps, unit="ms", utc=True).dt.strftime("%Y-%m-%d")
+_FORMATS = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %Hh", "day": "%Y-%m-%d"}
+
+
+def time_buckets(timestamps: pd.Series, *, per: str) -> pd.Series:
+    """The ``per`` minute, hour or day of ms timestamps (UTC) as text that sorts in time."""
+    return pd.to_datetime(timestamps, unit="ms", utc=True).dt.strftime(_FORMATS[per])
+
+
+def bucket_for(first: int, last: int) -> str:
+    """Series over a span are drawn per minute up to 3 hours, per hour up to 2 days, else per
+    day: a service that started an hour ago still gets a line, not one dot."""
+    span = last - first
+    return "minute" if span <= _DAY_MS / 8 else "hour" if span <= 2 * _DAY_MS else "day"
 
 
 @dataclass
@@ -40,12 +51,13 @@ class StoreStats:
     total_events: int = 0
     since: int = 0
     until: int = 0
-    events_per_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    per: str = "day"  # the series' bucket: minute, hour or day (see bucket_for)
+    events_per_bucket: dict[str, dict[str, int]] = field(default_factory=dict)
     item_events: dict[str, dict[str, int]] = field(default_factory=dict)  # item -> type -> n
-    item_daily: dict[str, dict[str, int]] = field(default_factory=dict)  # item -> day -> n
-    lists_per_day: dict[str, int] = field(default_factory=dict)
+    item_series: dict[str, dict[str, int]] = field(default_factory=dict)  # item -> bucket -> n
+    lists_per_bucket: dict[str, int] = field(default_factory=dict)
     item_exposure: dict[str, int] = field(default_factory=dict)  # item -> times shown
-    online_daily: list[dict[str, Any]] = field(default_factory=list)
+    online_series: list[dict[str, Any]] = field(default_factory=list)  # rows with "bucket"
     impressions: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -76,29 +88,32 @@ def read_store_stats(store: EventStore, catalog: Catalog | None) -> StoreStats:
         return stats
     stats.until, stats.since = anchor + 1, anchor + 1 - WINDOW_DAYS * _DAY_MS
     events = store.event_frame(since=stats.since, until=stats.until)
+    shown = store.impression_frame(since=stats.since, until=stats.until)
+    starts = [int(f["timestamp"].min()) for f in (events, shown) if len(f)]
+    stats.per = bucket_for(min(starts, default=anchor), anchor)
     if len(events):
-        day = _days(events["timestamp"])
-        per_day = events.assign(day=day).groupby(["day", "event_type"]).size()
-        for (d, kind), n in per_day.items():
-            stats.events_per_day.setdefault(str(d), {})[str(kind)] = int(n)
-        items = events[events["item_id"] != ""].assign(day=day)
+        bucket = time_buckets(events["timestamp"], per=stats.per)
+        per_bucket = events.assign(bucket=bucket).groupby(["bucket", "event_type"]).size()
+        for (b, kind), n in per_bucket.items():
+            stats.events_per_bucket.setdefault(str(b), {})[str(kind)] = int(n)
+        items = events[events["item_id"] != ""].assign(bucket=bucket)
         for (item, kind), n in items.groupby(["item_id", "event_type"]).size().items():
             stats.item_events.setdefault(str(item), {})[str(kind)] = int(n)
-        for (item, d), n in items.groupby(["item_id", "day"]).size().items():
-            stats.item_daily.setdefault(str(item), {})[str(d)] = int(n)
-    shown = store.impression_frame(since=stats.since, until=stats.until)
+        for (item, b), n in items.groupby(["item_id", "bucket"]).size().items():
+            stats.item_series.setdefault(str(item), {})[str(b)] = int(n)
     stats.impressions = len(shown)
     if len(shown):
         lists = shown.drop_duplicates("request_id")
-        stats.lists_per_day = {
-            str(k): int(v) for k, v in _days(lists["timestamp"]).value_counts().sort_index().items()
-        }
+        counts = time_buckets(lists["timestamp"], per=stats.per).value_counts()
+        stats.lists_per_bucket = {str(k): int(v) for k, v in counts.sort_index().items()}
         stats.item_exposure = {str(k): int(v) for k, v in shown["item_id"].value_counts().items()}
         try:
-            table = online_metrics(
-                store, since=stats.since, until=stats.until, by=("day",), catalog=catalog
+            attributed = attributed_impressions(
+                store, since=stats.since, until=stats.until, catalog=catalog
             )
-            stats.online_daily = table.to_dict(orient="records")
+            bucket = time_buckets(attributed["timestamp"], per=stats.per)
+            table = summarise(attributed.assign(bucket=bucket), ("bucket",))
+            stats.online_series = table.to_dict(orient="records")
         except Exception as error:  # a page must still show what it can
             logger.exception("online metrics could not be computed")
             stats.problems.append(f"online metrics failed: {type(error).__name__}: {error}")

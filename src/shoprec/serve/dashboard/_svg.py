@@ -16,8 +16,11 @@ from markupsafe import Markup
 __all__ = ["bar_chart", "interval_chart", "line_chart", "meter"]
 
 PALETTE = ("#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#5c940d", "#0b7285")
-_W, _H = 640, 240
-_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 16, 28, 40
+# Drawn at 480 units wide: scaled to a phone's 350 px the 13-unit labels stay legible (9.5 px),
+# and to a desktop half-column they grow only slightly.
+_W, _H = 480, 240
+_LEFT, _RIGHT, _TOP, _BOTTOM = 52, 30, 30, 44
+_LABEL = 20  # characters of a row label before it is cut (the full label is its tooltip)
 
 
 def _open(title: str, width: int, height: int) -> list[str]:
@@ -48,6 +51,13 @@ def _fmt(value: float) -> str:
     if abs(value) >= 1:
         return f"{value:.3g}"
     return f"{value:.2g}"
+
+
+def _short_key(key: str) -> str:
+    """An axis label: ``07:23`` for a minute, ``12-02 07h`` for an hour, ``12-02`` for a day."""
+    if ":" in key:
+        return key[11:]
+    return key[5:] if len(key) > 5 else key
 
 
 def line_chart(
@@ -84,8 +94,10 @@ def line_chart(
     for i in range(0, len(keys), step):
         out.append(
             f'<text x="{x(i):.1f}" y="{_H - _BOTTOM + 16}" class="tick" '
-            f'text-anchor="middle">{escape(keys[i][5:] or keys[i])}</text>'
+            f'text-anchor="middle">{escape(_short_key(keys[i]))}</text>'
         )
+    sparse = len(keys) <= 3
+    radius = 4.5 if sparse else 2.5
     for n, (name, points) in enumerate(series.items()):
         color = PALETTE[n % len(PALETTE)]
         where = {k: v for k, v in points}
@@ -98,13 +110,18 @@ def line_chart(
             path.append(f"{pen}{x(i):.1f},{y(v):.1f}")
             pen = "L"
             out.append(
-                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
+                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{radius}" fill="{color}">'
                 f"<title>{escape(name)} {escape(key)}: {escape(fmt(v))}</title></circle>"
             )
+            if sparse:  # too few points for a line to tell the value: write it
+                out.append(
+                    f'<text x="{x(i) + 8:.1f}" y="{y(v) + 4:.1f}" class="tick">'
+                    f"{escape(fmt(v))}</text>"
+                )
         out.append(f'<path d="{" ".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>')
-        lx = _LEFT + 150 * n
+        lx = _LEFT + 120 * n
         out.append(
-            f'<rect x="{lx}" y="{_H - 14}" width="10" height="10" fill="{color}"/>'
+            f'<rect x="{lx}" y="{_H - 15}" width="11" height="11" fill="{color}"/>'
             f'<text x="{lx + 14}" y="{_H - 5}" class="legend">{escape(name)}</text>'
         )
     out.append("</svg>")
@@ -116,39 +133,47 @@ def interval_chart(
     *,
     title: str,
     fmt: Callable[[float], str] = _fmt,
+    bars: bool = False,
 ) -> Markup:
-    """One row per ``(label, value, low, high)``: the estimate as a dot, its interval as a bar."""
-    height = _TOP + 26 * max(len(rows), 1) + 24
+    """One row per ``(label, value, low, high)``: the estimate as a dot, its interval as a bar
+    (``bars``: the value as a bar from zero)."""
+    height = _TOP + 28 * max(len(rows), 1) + 26
     out = _open(title, _W, height)
     finite = [v for r in rows for v in r[1:] if math.isfinite(v)]
     if not finite:
         out.append(f'<text x="{_LEFT}" y="{_TOP + 16}" class="plot-empty">no data</text></svg>')
         return Markup("".join(out))
     top = _ticks(max(finite))[-1] or 1.0
-    left, right = 150, _W - 90
+    longest = max((len(r[0]) for r in rows), default=1)
+    left, right = min(24 + 7 * min(longest, _LABEL), 170), _W - 64
 
     def x(v: float) -> float:
         return left + (right - left) * max(v, 0.0) / top
 
     for i, (label, value, low, high) in enumerate(rows):
-        cy = _TOP + 14 + 26 * i
+        cy = _TOP + 14 + 28 * i
         color = PALETTE[i % len(PALETTE)]
+        short = label if len(label) <= _LABEL else label[: _LABEL - 1] + "\u2026"
         out.append(
             f'<text x="{left - 8}" y="{cy + 4}" class="tick" text-anchor="end">'
-            f"{escape(label[:22])}</text>"
+            f"<title>{escape(label)}</title>{escape(short)}</text>"
         )
-        if math.isfinite(low) and math.isfinite(high):
+        if bars and math.isfinite(value):
+            out.append(
+                f'<rect x="{left}" y="{cy - 8}" width="{x(value) - left:.1f}" height="16" '
+                f'fill="{color}" fill-opacity="0.85"/>'
+            )
+        elif math.isfinite(low) and math.isfinite(high):
             out.append(
                 f'<line x1="{x(low):.1f}" x2="{x(high):.1f}" y1="{cy}" y2="{cy}" '
                 f'stroke="{color}" stroke-width="4" stroke-opacity="0.45"/>'
             )
         if math.isfinite(value):
+            dot = "" if bars else f'<circle cx="{x(value):.1f}" cy="{cy}" r="5" fill="{color}"/>'
             out.append(
-                f'<circle cx="{x(value):.1f}" cy="{cy}" r="5" fill="{color}"/>'
-                f'<text x="{right + 8}" y="{cy + 4}" class="tick">{escape(fmt(value))}'
-                "</text>"
+                f'{dot}<text x="{right + 8}" y="{cy + 4}" class="tick">{escape(fmt(value))}</text>'
             )
-    axis_y = _TOP + 26 * len(rows) + 4
+    axis_y = _TOP + 28 * len(rows) + 4
     out.append(
         f'<line x1="{left}" x2="{right}" y1="{axis_y}" y2="{axis_y}" class="grid"/>'
         f'<text x="{left}" y="{axis_y + 14}" class="tick">0</text>'
@@ -160,7 +185,8 @@ def interval_chart(
 
 def bar_chart(rows: Sequence[tuple[str, float]], *, title: str) -> Markup:
     """Horizontal bars, one per ``(label, value)``."""
-    return interval_chart([(label, v, math.nan, math.nan) for label, v in rows], title=title)
+    rows4 = [(label, v, math.nan, math.nan) for label, v in rows]
+    return interval_chart(rows4, title=title, bars=True)
 
 
 def meter(value: float | None, *, label: str, high: float = 1.0) -> Markup:

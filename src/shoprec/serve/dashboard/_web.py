@@ -50,7 +50,8 @@ def _num(value: Any, digits: int = 4) -> str:
 def _pct(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    return f"{float(value):.2%}"
+    share = float(value)
+    return f"{share:.0%}" if abs(share) >= 0.1 else f"{share:.1%}"
 
 
 def environment() -> Environment:
