@@ -24,7 +24,7 @@ from shoprec.online import (
 )
 from shoprec.serve._dependencies import StateDep
 from shoprec.serve._state import ServingState
-from shoprec.serve.dashboard._auth import ViewerDep, check_post
+from shoprec.serve.dashboard._auth import Viewer, ViewerDep, check_post
 from shoprec.serve.dashboard._store_stats import bucket_for, time_buckets
 from shoprec.serve.dashboard._svg import interval_chart, line_chart
 from shoprec.serve.dashboard._web import PREFIX, api_error, call_api, form_data, redirect, render
@@ -168,25 +168,24 @@ def models(request: Request, state: StateDep, viewer: ViewerDep) -> Response:
 @router.post("/models/rollback")
 async def rollback(request: Request, viewer: ViewerDep) -> Response:
     """Swap a kept version back in through ``POST /v1/admin/rollback``."""
-    form = await form_data(request)
-    check_post(request, viewer, form.get("csrf"), admin=True)
-    body = {"version": form["version"]} if form.get("version") else None
-    status, answer = await call_api(request, "POST", "/v1/admin/rollback", body)
-    if status >= 400:
-        return redirect("/models", error="Not rolled back: " + api_error(status, answer))
-    return redirect("/models", ok=f"Rolled back: {answer['active']['version']} serves")
+    return await _swap(request, viewer, "/v1/admin/rollback", "version", "rolled back")
 
 
 @router.post("/models/reload")
 async def reload(request: Request, viewer: ViewerDep) -> Response:
     """Load an artifact through ``POST /v1/admin/reload``."""
+    return await _swap(request, viewer, "/v1/admin/reload", "path", "loaded")
+
+
+async def _swap(request: Request, viewer: Viewer, route: str, field: str, done: str) -> Response:
+    """Post the form's ``field`` (if given) to the admin ``route``; say what serves now."""
     form = await form_data(request)
     check_post(request, viewer, form.get("csrf"), admin=True)
-    body = {"path": form["path"]} if form.get("path") else None
-    status, answer = await call_api(request, "POST", "/v1/admin/reload", body)
+    body = {field: form[field]} if form.get(field) else None
+    status, answer = await call_api(request, "POST", route, body)
     if status >= 400:
-        return redirect("/models", error="Not loaded: " + api_error(status, answer))
-    return redirect("/models", ok=f"Loaded: {answer['active']['version']} serves")
+        return redirect("/models", error=f"Not {done}: " + api_error(status, answer))
+    return redirect("/models", ok=f"{done.capitalize()}: {answer['active']['version']} serves")
 
 
 @router.post("/models/promote")
