@@ -4,7 +4,7 @@ MiniLM int8 ONNX encoder, on the same item titles and threads.
 For each encoder: item texts encoded per second (batch 64, cold cache), the same texts again
 through the vector cache (the second time a catalog is loaded), one search query's latency
 (p50 / p99 over 50 queries), and, on a small Chinese/English catalog of three product kinds
-(the one of tests/test_multilingual.py), how many of 7 queries in both languages have their two
+(the one of tests/text/test_multilingual.py), how many of 7 queries in both languages have their two
 best hits of the right kind. Writes benchmarks/results/multilingual.json and the `multilingual`
 section of benchmarks/RESULTS.md.
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from _results import DATA_DIR, write_results
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "text"))
 
 QUERIES = [
     ("蓝牙耳机", "headphones"),
@@ -38,9 +38,7 @@ QUERIES = [
 
 
 def titles(n: int) -> list[str]:
-    from shoprec.data.synthetic import make_synthetic_shop
-
-    from shoprec.datasets import load_dataset
+    from shoprec.datasets import load_dataset, make_synthetic_shop
 
     try:
         catalog = load_dataset("amazon2023_electronics", data_dir=DATA_DIR, download=False).catalog
@@ -109,7 +107,7 @@ def main() -> None:
         "shared cores beside other jobs (absolute speeds are low and noisy; compare the rows). "
         "cached_texts_per_s: the same titles again, read from the vector cache. right_top2_of_7: "
         "Chinese and English queries whose two best hits on the 12-item Chinese/English catalog "
-        "of tests/test_multilingual.py are the right kind of product (MiniLM is English-only)."
+        "of tests/text/test_multilingual.py are the right kind of product (MiniLM is English-only)."
     )
     path = write_results("multilingual", rows, notes=notes)
     print(f"written {path}")

@@ -18,10 +18,11 @@ tests' Chinese/English catalog this widens the gap between same- and other-produ
 .89 vs .85 to .45 vs .28. The reference is fixed, so a text's vector never depends on the catalog
 and the vector cache stays valid.
 
-Measured here (2 shared cores, beside other jobs; ``benchmarks/encoding.py``): about 35 item
-titles per second on one thread and ~30 ms per query, against ~380/s and ~5 ms for the English
-MiniLM int8 ONNX encoder. Vectors are cached like every encoder's (only new or changed item
-texts are encoded again), so a catalog is encoded once.
+Measured here (``benchmarks/multilingual.py``, 2 shared cores beside other jobs, so absolute
+speeds are low): in the same run it encodes 5-6 times fewer titles per second than the English
+MiniLM int8 ONNX encoder and takes 3-4 times longer per query. On one quiet thread it managed
+about 35 titles/s and 30 ms per query (MiniLM int8: ~380/s, ~5 ms). Vectors are cached like
+every encoder's (only new or changed item texts are encoded again), so a catalog is encoded once.
 """
 
 from __future__ import annotations
