@@ -97,10 +97,12 @@ def server(pipeline: Path, store_url: str, port: int, log: Path) -> Any:
                 process.wait()
 
 
-def start_server(pipeline: Path, store_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    pipeline: Path, store_url: str, port: int, log: Path, *extra: str
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-c", "from shoprec.cli import main; main()", "serve",
-        "--pipeline", str(pipeline), "--store", store_url, "--port", str(port),
+        "--pipeline", str(pipeline), "--store", store_url, "--port", str(port), *extra,
     ]  # fmt: skip
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
     with log.open("ab") as out:

@@ -190,3 +190,18 @@ def test_beats_popularity_on_a_sequential_taste_structure() -> None:
     popularity = valid_hit_rate(Popularity().fit(split.train), split, k=5)
     assert popularity < 0.4
     assert covisitation > popularity + 0.3
+
+
+def test_scores_equal_the_sparse_formula(random_interactions: Interactions) -> None:
+    """The serving path gathers neighbour rows with numpy; it must equal
+    ``history_matrix(h) @ S + prior`` (repeated items and empty histories included)."""
+    from shoprec.models import history_matrix
+
+    model = ItemCoVisitation(recency_decay=0.7, popularity_weight=0.01).fit(random_interactions)
+    rng = np.random.default_rng(0)
+    n_items = len(model.item_ids_)
+    histories = [rng.integers(0, n_items, size=n) for n in (0, 1, 5, 30)]
+    histories.append(np.array([3, 3, 7, 3]))
+    weighted = history_matrix(histories, n_items, recency_decay=0.7)
+    expected = (weighted @ model.neighbors_).toarray() + 0.01 * model.popularity_
+    np.testing.assert_allclose(model.score(histories), expected, rtol=1e-5, atol=1e-6)

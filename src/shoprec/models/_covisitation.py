@@ -206,10 +206,22 @@ class ItemCoVisitation(Recommender):
         logger.info("co-visitation: %d item pairs kept of %d", self.neighbors_.nnz, counts.nnz)
 
     def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        # Per history, the weighted sum of its items' neighbour rows, gathered straight from the
+        # CSR arrays: a sparse product costs ~1 ms of scipy overhead per request when serving.
         n_items = len(self.popularity_)
-        weighted = history_matrix(histories, n_items, recency_decay=self.recency_decay)
-        scores = (weighted.astype(np.float32) @ self.neighbors_).toarray()
-        scores += self.popularity_weight * self.popularity_
+        neighbors = self.neighbors_
+        indptr, indices, data = neighbors.indptr, neighbors.indices, neighbors.data
+        scores = np.empty((len(histories), n_items), dtype=np.float32)
+        prior = (self.popularity_weight * self.popularity_).astype(np.float32)
+        for row, history in enumerate(histories):
+            history = np.asarray(history, dtype=np.int64)
+            weights = np.power(self.recency_decay, np.arange(len(history))[::-1], dtype=np.float64)
+            starts, ends = indptr[history], indptr[history + 1]
+            lengths = ends - starts
+            positions = np.repeat(ends - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+            values = data[positions] * np.repeat(weights, lengths).astype(np.float32)
+            scores[row] = np.bincount(indices[positions], weights=values, minlength=n_items)
+            scores[row] += prior
         return scores
 
     def _get_state(self) -> dict[str, np.ndarray]:
