@@ -164,8 +164,12 @@ def main() -> None:
     parser.add_argument("--fits", default="train,train_valid")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--render", action="store_true", help="only rewrite the tables")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.render:
+        write_results("ranking", _ordered(_all_rows()), notes=NOTES, command=COMMAND)
+        return
     for name in args.datasets.split(","):
         rows = run_dataset(name, args)
         # One rows file per dataset, merged on every write: datasets can run in parallel.
@@ -191,6 +195,10 @@ def _ordered(rows: list[dict]) -> list[dict]:
     )
 
 
+COMMAND = (
+    "nice -n 10 python benchmarks/ranking.py --datasets NAME, one dataset per run (Beauty: "
+    "--max-train-users 5000 --protocols exclude_seen --fits train); then --render"
+)
 NOTES = """\
 See the docstring of benchmarks/ranking.py for the protocols. `train_s` of `ltr` rows: the
 retrievers' fitting plus building the ranker's features and training it (fit=train_valid: the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,7 @@ class ItemContext:
 
     def save(self, path: Path) -> None:
         """Write the arrays to ``path`` (an ``.npz``; no pickled objects)."""
-        arrays = {
+        arrays: dict[str, Any] = {
             f.name: np.asarray(getattr(self, f.name))
             for f in fields(self)
             if getattr(self, f.name) is not None
