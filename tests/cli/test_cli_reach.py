@@ -30,7 +30,7 @@ def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_build_takes_the_brand_cap_and_records_where_its_data_came_from(pipeline_dir: Path):
     manifest = json.loads((pipeline_dir / "manifest.json").read_text())
-    assert manifest["config"]["rerank"]["max_per_brand"] == 2
+    assert Pipeline.load(pipeline_dir).settings.rerank.caps.max_per_brand == 2
     assert manifest["metrics"]["source"] == "synthetic"
     # explain without --dataset reads histories from the dataset the pipeline was built on
     shown = run("explain", "--pipeline", str(pipeline_dir), "--json", "u00476")
