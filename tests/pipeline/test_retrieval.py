@@ -127,3 +127,20 @@ def test_ann_settings_are_validated_and_saved(shop, ann, tmp_path) -> None:  # t
     assert [r.item_id for r in loaded.recommend_one(history, k=10)] == [
         r.item_id for r in ann.recommend_one(history, k=10)
     ]
+
+
+def test_shared_sources_are_ranked_once_and_skip_the_history() -> None:
+    """Popularity and trending are ranked once per array; each request still gets the best
+    items outside its history, ties by row, as a full selection gives."""
+    from shoprec.pipeline import gather_candidates
+
+    rng = np.random.default_rng(0)
+    popularity = rng.integers(0, 5, size=500).astype(np.float64)  # many ties
+    is_new = np.zeros(500, dtype=bool)
+    model = np.full(500, -np.inf)
+    for history in (np.array([], dtype=np.int64), rng.choice(500, 40, replace=False)):
+        got = gather_candidates({"popularity": 20}, history, model, None, popularity, None,
+                                is_new, None)  # fmt: skip
+        free = np.setdiff1d(np.arange(500), history)
+        expected = free[np.lexsort((free, -popularity[free]))][:20]
+        np.testing.assert_array_equal(got.rows, expected)

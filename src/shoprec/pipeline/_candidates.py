@@ -91,6 +91,12 @@ def gather_candidates(
         scores, n = per_source[name], sizes.get(name, 0)
         if scores is None or n <= 0:
             continue
+        if name in _SHARED_SOURCES:  # the same for every request: rank once, drop the history
+            ranked = _ranked_once(scores, n + len(history))
+            rows = ranked[~blocked[ranked]][:n]
+            source_scores[name] = {int(r): float(scores[r]) for r in rows}
+            order.append(rows)
+            continue
         usable = np.isfinite(scores) & ~blocked
         if name == "covisitation":
             usable &= scores > 0
@@ -100,6 +106,22 @@ def gather_candidates(
     merged = np.concatenate(order) if order else np.empty(0, dtype=np.int64)
     _, first = np.unique(merged, return_index=True)
     return Candidates(merged[np.sort(first)], source_scores, text)
+
+
+_SHARED_SOURCES = ("popularity", "trending")
+_RANKED: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(scores) -> (scores, best rows)
+
+
+def _ranked_once(scores: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` best finite rows of a request-independent score array, computed once per array
+    (a full-catalog selection per request costs milliseconds at a million items)."""
+    cached = _RANKED.get(id(scores))
+    if cached is None or cached[0] is not scores or len(cached[1]) < min(n, len(scores)):
+        if len(_RANKED) > 16:  # arrays of replaced catalog views
+            _RANKED.clear()
+        cached = (scores, _top_rows(scores, max(2 * n, 256)))
+        _RANKED[id(scores)] = cached
+    return cached[1][:n]
 
 
 def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
