@@ -161,7 +161,7 @@ def test_build_a_pipeline_and_explain_its_lists(tmp_path: Path) -> None:
     assert built.exit_code == 0, built.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["rerank"] == {
-        "method": "mmr", "diversity": 0.3, "max_per_category": 3, "max_per_brand": None,
+        "method": "mmr", "diversity": 0.3, "caps": {"max_per_category": 3, "max_per_brand": None},
         "novelty_weight": 0.0, "exclude_seen": True, "pool": None,
     }  # fmt: skip
     assert manifest["metrics"]["dataset"] == "synthetic" and manifest["metrics"]["ndcg@10"] > 0

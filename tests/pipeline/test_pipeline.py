@@ -13,7 +13,13 @@ from shoprec.data import Catalog, Item
 from shoprec.datasets import make_synthetic_shop
 from shoprec.exceptions import ArtifactError, ValidationError
 from shoprec.metrics import intra_list_diversity
-from shoprec.pipeline import Pipeline, PipelineConfig, Request, gather_candidates
+from shoprec.pipeline import (
+    CANDIDATE_SOURCES,
+    Pipeline,
+    PipelineConfig,
+    Request,
+    gather_candidates,
+)
 from shoprec.ranking import _scorer as ranking_module
 from shoprec.ranking import fuse_scores
 from shoprec.rerank import BusinessRules, Explainer, ItemAttributes, RerankConfig
@@ -65,7 +71,7 @@ def test_batch_equals_single(shop, fitted) -> None:  # type: ignore[no-untyped-d
 
 def test_cold_user_gets_trending_items(shop, fitted) -> None:  # type: ignore[no-untyped-def]
     recs = fitted.recommend_one([], k=5)
-    trending = fitted.trending_
+    trending = fitted.sources_["trending"]
     expected = trending.item_ids_[np.argsort(-trending.item_scores_, kind="stable")[:5]]
     assert [r.item_id for r in recs] == list(expected)
     assert all(r.explanation.kind in ("trending", "popular") for r in recs)
@@ -199,15 +205,34 @@ def test_gather_candidates_merges_sources_and_skips_history() -> None:
     popularity = np.array([1.0, 9.0, 8.0, 7.0, 0.0])
     is_new = np.array([False, False, False, False, True])
     sizes = {"model": 2, "covisitation": 5, "popularity": 3, "new": 1}
-    found = gather_candidates(
-        sizes, np.array([0]), model, covisitation, popularity, None, is_new, None
-    )
+    proposals = {"model": model, "covisitation": covisitation, "popularity": popularity}
+    found = gather_candidates(sizes, np.array([0]), proposals, is_new, None)
     assert found.rows.tolist() == [1, 2, 3, 4]  # model 1, 2; popularity adds 3; new adds 4
     assert found.sources_of(2) == {"model": 3.0, "covisitation": 2.0, "popularity": 8.0}
     assert found.sources_of(4) == {"new": 1.0}
-    cold = gather_candidates({"model": 2, "popularity": 1}, np.empty(0, dtype=np.int64), model,
-                             None, popularity, None, is_new, None)  # fmt: skip
-    assert cold.rows.tolist() == [1]  # no history: popularity only
+    sizes = {"model": 2, "covisitation": 5, "popularity": 1}
+    cold = gather_candidates(sizes, np.empty(0, dtype=np.int64), proposals, is_new, None)
+    assert cold.rows.tolist() == [1]  # no history: popularity only (it needs no history)
+
+
+def test_a_registered_candidate_source_is_fitted_merged_saved_and_loaded(
+    tmp_path: Path, fitted: Pipeline
+) -> None:
+    """ALS is one entry in CANDIDATE_SOURCES: asking for it in the config is all it takes."""
+    assert "als" in CANDIDATE_SOURCES and "als" not in fitted.sources_
+    shop = make_synthetic_shop(n_users=120, n_items=60, random_state=3)
+    config = PipelineConfig(
+        model="covisitation", candidates={"model": 5, "als": 30}, encoder="hashing"
+    )
+    pipeline = Pipeline(config).fit(shop.split.train, shop.catalog)
+    assert set(pipeline.sources_) == {"als", "popularity"}  # popularity: always (item counts)
+    user = next(iter(pipeline.model_.histories_))
+    history = [str(i) for i in pipeline.model_.item_ids_[pipeline.model_.histories_[user]]]
+    recs = pipeline.recommend_one(history, k=20)
+    assert any("als" in rec.sources for rec in recs)
+    loaded = Pipeline.load(pipeline.save(tmp_path / "p"))
+    assert set(loaded.sources_) == {"als", "popularity"}
+    assert [r.item_id for r in loaded.recommend_one(history, k=20)] == [r.item_id for r in recs]
 
 
 def test_explainer_reasons_in_order_of_preference() -> None:

@@ -13,10 +13,13 @@ from shoprec.pipeline._candidates import Candidates, gather_candidates
 from shoprec.pipeline._config import SOURCES, PipelineConfig, Recommendation, Request
 from shoprec.pipeline._forget import forget_users, training_users
 from shoprec.pipeline._pipeline import Pipeline
+from shoprec.pipeline._sources import CANDIDATE_SOURCES, CandidateSource
 
 __all__ = [
+    "CANDIDATE_SOURCES",
     "PIPELINE_FORMAT",
     "SOURCES",
+    "CandidateSource",
     "Candidates",
     "Pipeline",
     "PipelineConfig",

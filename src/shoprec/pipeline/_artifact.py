@@ -2,7 +2,7 @@
 
     manifest.json          format, creation time, config, component classes and versions,
                            training-data fingerprint, metrics at training time, removed items
-    model/ covisitation/ popularity/ trending/   the components (Recommender.save directories;
+    model/ popularity/ covisitation/ ...   the components (Recommender.save directories;
                            a learned ranking stage as model/ in its own format)
     ranker/                the attached ONNX CTR ranker export (when there is one)
     catalog.parquet        the current catalog (training items plus upserts)
@@ -32,6 +32,7 @@ from shoprec.data import Catalog, Interactions
 from shoprec.exceptions import ArtifactError
 from shoprec.models import Recommender, load_recommender
 from shoprec.pipeline._config import PipelineConfig
+from shoprec.pipeline._sources import CANDIDATE_SOURCES
 from shoprec.ranking import LearnedRanking, Scorer, load_scorer
 
 __all__ = [
@@ -47,7 +48,7 @@ PIPELINE_FORMAT = "shoprec-pipeline/1"
 _MANIFEST = "manifest.json"
 _CATALOG = "catalog.parquet"
 _VECTORS = "item_vectors.safetensors"
-_COMPONENTS = ("model", "covisitation", "popularity", "trending")
+_COMPONENTS = ("model", *CANDIDATE_SOURCES)
 
 
 def data_fingerprint(interactions: Interactions) -> str:
@@ -69,8 +70,8 @@ class PipelineParts:
     config, random_state
         How the pipeline was built.
     components
-        Fitted recommenders by role (``model`` and ``popularity`` always; ``covisitation`` and
-        ``trending`` when switched on).
+        Fitted recommenders by role: ``model``, and each candidate source by its name in
+        :data:`~shoprec.pipeline.CANDIDATE_SOURCES` (``popularity`` always).
     ranker
         The second-stage scorer, or ``None``.
     catalog, vectors

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shoprec.pipeline._config import SOURCES
+from shoprec.pipeline._sources import CANDIDATE_SOURCES
 from shoprec.rerank import BusinessRules, ItemAttributes, keep_mask
 
 __all__ = ["Candidates", "gather_candidates", "widened"]
@@ -46,14 +47,13 @@ class Candidates:
 def gather_candidates(
     sizes: Mapping[str, int],
     history: np.ndarray,
-    model: np.ndarray,
-    covisitation: np.ndarray | None,
-    popularity: np.ndarray,
-    trending: np.ndarray | None,
+    proposals: Mapping[str, np.ndarray],
     is_new: np.ndarray,
     text: np.ndarray | None,
 ) -> Candidates:
-    """The union of every source's top items, history excluded.
+    """The union of every source's top items, history excluded, each source proposing by its
+    rules in :data:`~shoprec.pipeline.CANDIDATE_SOURCES` (the model and sources that need a
+    history propose nothing for a user without one; co-visitation only positive scores).
 
     Parameters
     ----------
@@ -61,34 +61,33 @@ def gather_candidates(
         Items per source (missing or 0: source off).
     history
         Catalog rows of the user's items.
-    model, covisitation, popularity, trending
-        Each source's scores over catalog rows (``-inf``: cannot propose; ``None``: off).
-        Co-visitation proposes only rows with a positive score; the model and co-visitation
-        propose nothing for a user without history.
+    proposals
+        Each source's scores over catalog rows (``-inf``: cannot propose), ``"model"`` among
+        them (the ranking model's, also its cold-start scores for a user without history).
     is_new
-        Rows without training events, proposed by the ``new`` source by ``model`` score where
+        Rows without training events, proposed by the ``new`` source by model score where
         finite, else by ``text``.
     text
         Text similarity of the ``is_new`` rows to the user's interest (other rows are not
         read), or ``None``.
     """
-    n_items = len(popularity)
-    blocked = np.zeros(n_items, dtype=bool)
+    blocked = np.zeros(len(is_new), dtype=bool)
     blocked[history] = True
-    new_scores = np.where(np.isfinite(model), model, -np.inf)
-    if text is not None:
-        new_scores = np.where(np.isfinite(new_scores), new_scores, text)
+    model = proposals["model"]
     per_source: dict[str, np.ndarray | None] = {
-        "model": model if len(history) else None,
-        "covisitation": covisitation if len(history) else None,
-        "popularity": popularity,
-        "trending": trending,
-        "new": np.where(is_new, new_scores, -np.inf) if (is_new.any()) else None,
+        name: scores
+        for name, scores in proposals.items()
+        if len(history) or (name != "model" and not CANDIDATE_SOURCES[name].needs_history)
     }
+    if is_new.any():
+        new_scores = np.where(np.isfinite(model), model, -np.inf)
+        if text is not None:
+            new_scores = np.where(np.isfinite(new_scores), new_scores, text)
+        per_source["new"] = np.where(is_new, new_scores, -np.inf)
     order: list[np.ndarray] = []
     source_scores: dict[str, dict[int, float]] = {}
     for name in SOURCES:
-        scores, n = per_source[name], sizes.get(name, 0)
+        scores, n = per_source.get(name), sizes.get(name, 0)
         if scores is None or n <= 0:
             continue
         if name in _SHARED_SOURCES:  # the same for every request: rank once, drop the history
@@ -98,7 +97,7 @@ def gather_candidates(
             order.append(rows)
             continue
         usable = np.isfinite(scores) & ~blocked
-        if name == "covisitation":
+        if name in CANDIDATE_SOURCES and CANDIDATE_SOURCES[name].positive_only:
             usable &= scores > 0
         rows = _top_rows(np.where(usable, scores, -np.inf), n)
         source_scores[name] = {int(r): float(scores[r]) for r in rows}

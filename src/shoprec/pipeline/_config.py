@@ -10,12 +10,14 @@ import pandas as pd
 
 from shoprec._dataclass_json import config_from_dict, config_to_dict
 from shoprec.exceptions import ValidationError
+from shoprec.pipeline._sources import SOURCE_ORDER
 from shoprec.rerank import BusinessRules, Explanation, RerankConfig
 
 __all__ = ["SOURCES", "PipelineConfig", "Recommendation", "Request"]
 
-SOURCES = ("model", "covisitation", "popularity", "trending", "new")
-"""Candidate sources, in the order their candidates are merged."""
+SOURCES = SOURCE_ORDER
+"""Candidate sources, in the order their candidates are merged (see
+:data:`~shoprec.pipeline.CANDIDATE_SOURCES`)."""
 _DEFAULT_CANDIDATES = {
     "model": 100,
     "covisitation": 50,

@@ -10,16 +10,12 @@ from shoprec.store import user_digest
 
 __all__ = ["forget_users", "training_users"]
 
-_COMPONENTS = ("model", "covisitation", "popularity", "trending")
-
 
 def training_users(pipeline: Pipeline) -> set[str]:
     """Every user whose training history some component of ``pipeline`` keeps."""
     users: set[str] = set()
-    for name in _COMPONENTS:
-        component = getattr(pipeline, f"{name}_", None)
-        if component is not None:
-            users.update(component.histories_)
+    for component in pipeline.components.values():
+        users.update(component.histories_)
     return users
 
 
@@ -38,8 +34,6 @@ def forget_users(
     forgotten: set[str] = set()
     if not wanted:
         return forgotten
-    for name in _COMPONENTS:
-        component = getattr(pipeline, f"{name}_", None)
-        if component is not None:
-            forgotten.update(component.forget_users(wanted))
+    for component in pipeline.components.values():
+        forgotten.update(component.forget_users(wanted))
     return forgotten

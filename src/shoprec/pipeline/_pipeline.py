@@ -31,16 +31,17 @@ from shoprec._artifacts import reading
 from shoprec._runtime import single_blas_thread
 from shoprec.data import Catalog, Interactions
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
-from shoprec.models import ItemCoVisitation, Popularity, Recommender, create_recommender
+from shoprec.models import Recommender, create_recommender
 from shoprec.pipeline._artifact import PipelineParts, data_fingerprint, load_pipeline, save_pipeline
 from shoprec.pipeline._candidates import gather_candidates, widened
 from shoprec.pipeline._config import PipelineConfig, Recommendation, Request
 from shoprec.pipeline._retrieval import AnnRetrieval, ModelScores, model_scores, refresh_retrieval
+from shoprec.pipeline._sources import CANDIDATE_SOURCES
 from shoprec.pipeline._view import (
     CatalogView,
     catalog_view,
-    covisitation_scores,
     personalised_scores,
+    source_scores,
     top_items,
 )
 from shoprec.profiles import ItemFeatures, user_context_text
@@ -69,8 +70,10 @@ class Pipeline:
     ----------
     model_ : Recommender
         The ranking model.
-    covisitation_, popularity_, trending_ : Recommender or None
-        Candidate sources (``None`` when switched off; trending needs timestamps).
+    sources_ : dict of str to Recommender
+        The fitted candidate sources by name (see
+        :data:`~shoprec.pipeline.CANDIDATE_SOURCES`; popularity always, trending only with
+        real timestamps).
     ranker_ : Scorer or None
         The attached second-stage ranker.
     fingerprint_ : str
@@ -119,16 +122,14 @@ class Pipeline:
         else:
             self.model_ = self._new_model(config)
             self.model_.fit(interactions, catalog, validation=validation)
-        sources = config.candidates
-        self.covisitation_ = (
-            ItemCoVisitation().fit(interactions, catalog) if sources.get("covisitation") else None
-        )
-        self.popularity_ = Popularity().fit(interactions, catalog)
-        self.trending_ = (
-            Popularity(half_life_days=config.trending_half_life_days).fit(interactions, catalog)
-            if interactions.has_timestamps and sources.get("trending")
-            else None
-        )
+        self.sources_ = {
+            name: source.build(config.trending_half_life_days, self.random_state).fit(
+                interactions, catalog
+            )
+            for name, source in CANDIDATE_SOURCES.items()
+            if (source.always or config.candidates.get(name))
+            and (interactions.has_timestamps or not source.needs_timestamps)
+        }
         self.ranker_: Scorer | None = None
         self.fingerprint_ = data_fingerprint(interactions)
         self.metrics_: dict[str, Any] = {}
@@ -188,9 +189,7 @@ class Pipeline:
             vectors,
             removed,
             model=self.model_,
-            popularity=self.popularity_,
-            trending=self.trending_,
-            covisitation=self.covisitation_,
+            sources=self.sources_,
         )
 
     # -- serving ----------------------------------------------------------------------------------
@@ -208,9 +207,11 @@ class Pipeline:
                 self.model_, view, requests, retrieval=self._retrieval,
                 fetch=fetch + max((len(r.exclude) for r in requests), default=0),
             )  # fmt: skip
-        covisitation = None
-        if self.covisitation_ is not None:
-            covisitation = covisitation_scores(view, self.covisitation_, requests)
+        proposals = {
+            name: source_scores(view, name, source, requests)
+            for name, source in self.sources_.items()
+            if self.settings.candidates.get(name)
+        }
         return [
             self._one(
                 view,
@@ -218,7 +219,7 @@ class Pipeline:
                 rows[i],
                 scored,
                 i,
-                None if covisitation is None else covisitation[i],
+                {name: scores[i] for name, scores in proposals.items()},
             )
             for i, request in enumerate(requests)
         ]
@@ -234,7 +235,7 @@ class Pipeline:
         history: np.ndarray,
         scored_batch: ModelScores,
         position: int,
-        covisitation: np.ndarray | None,
+        proposals: dict[str, np.ndarray],
     ) -> list[Recommendation]:
         config = self.settings
         model_scores = scored_batch.scores[position]
@@ -246,7 +247,7 @@ class Pipeline:
             text = np.full(len(view.catalog), -np.inf)
             text[view.new_rows] = view.vectors[view.new_rows] @ interest
         candidates = gather_candidates(
-            config.candidates, known_history, model_scores, covisitation, popularity, trending,
+            config.candidates, known_history, {"model": model_scores, **proposals},
             view.is_new, text,
         )  # fmt: skip
         # Users without history are ranked by what is popular now; others by the model.
@@ -382,6 +383,12 @@ class Pipeline:
                 self._retrieval.remove(rows[rows >= 0])
 
     @property
+    def components(self) -> dict[str, Recommender]:
+        """The fitted model (``"model"``) and candidate sources, by name."""
+        self._check_fitted()
+        return {"model": self.model_, **self.sources_}
+
+    @property
     def catalog(self) -> Catalog:
         """The current catalog (training items plus upserts)."""
         return self._check_fitted().catalog
@@ -412,14 +419,10 @@ class Pipeline:
     def save(self, path: str | Path) -> Path:
         """Write the pipeline as one directory (see :mod:`shoprec.pipeline._artifact`)."""
         view = self._check_fitted()
-        components = {"model": self.model_, "popularity": self.popularity_}
-        for name in ("covisitation", "trending"):
-            if (component := getattr(self, f"{name}_")) is not None:
-                components[name] = component
         parts = PipelineParts(
             config=self.settings,
             random_state=self.random_state,
-            components=components,
+            components=self.components,
             ranker=self.ranker_,
             catalog=view.catalog,
             vectors=view.vectors,
@@ -436,9 +439,7 @@ class Pipeline:
         parts = load_pipeline(path)
         pipeline = cls(parts.config, random_state=parts.random_state)
         pipeline.model_ = parts.components["model"]
-        pipeline.popularity_ = parts.components["popularity"]
-        pipeline.covisitation_ = parts.components.get("covisitation")
-        pipeline.trending_ = parts.components.get("trending")
+        pipeline.sources_ = {n: c for n, c in parts.components.items() if n != "model"}
         pipeline.ranker_ = parts.ranker
         pipeline.fingerprint_ = parts.fingerprint
         pipeline.metrics_ = dict(parts.metrics)

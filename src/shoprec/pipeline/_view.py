@@ -4,7 +4,7 @@ update."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +12,9 @@ import scipy.sparse as sp
 
 from shoprec.data import Catalog
 from shoprec.exceptions import ValidationError
-from shoprec.models import ItemCoVisitation, Popularity, Recommender
+from shoprec.models import ItemCoVisitation, Recommender
 from shoprec.pipeline._config import Request
+from shoprec.pipeline._sources import CANDIDATE_SOURCES
 from shoprec.rerank import Explainer, ItemAttributes, RerankConfig, Reranker
 from shoprec.text import item_texts
 
@@ -21,8 +22,8 @@ __all__ = [
     "CatalogView",
     "by_catalog_row",
     "catalog_view",
-    "covisitation_scores",
     "personalised_scores",
+    "source_scores",
     "top_items",
 ]
 
@@ -43,7 +44,8 @@ class CatalogView:
     popularity: np.ndarray  # (n_items,) training events per item
     trending: np.ndarray | None  # (n_items,) recency-weighted events
     model_rows: np.ndarray  # catalog row of each of the model's items (-1: not in the catalog)
-    covisitation_rows: np.ndarray | None  # the same for the co-visitation source
+    source_rows: dict[str, np.ndarray]  # the same for each candidate source's items
+    shared_scores: dict[str, np.ndarray]  # (n_items,) scores of the sources not per user
     removed: frozenset[str]
 
 
@@ -54,17 +56,24 @@ def catalog_view(
     removed: frozenset[str],
     *,
     model: Recommender,
-    popularity: Popularity,
-    trending: Popularity | None,
-    covisitation: ItemCoVisitation | None,
+    sources: Mapping[str, Recommender],
 ) -> CatalogView:
-    """The snapshot of ``catalog`` (with its unit text ``vectors``) for the fitted components."""
+    """The snapshot of ``catalog`` (with its unit text ``vectors``) for the fitted model and
+    candidate sources (``popularity`` among them)."""
     attributes = ItemAttributes.from_catalog(catalog)
-    counts = _by_row(popularity, attributes, popularity.item_scores_)
-    recent = None if trending is None else _by_row(trending, attributes, trending.item_scores_)
-    neighbours, covisitation_rows = None, None
-    if covisitation is not None:
-        rows = covisitation_rows = attributes.rows(covisitation.item_ids_)
+    source_rows = {name: attributes.rows(source.item_ids_) for name, source in sources.items()}
+    shared = {
+        name: by_catalog_row(
+            source.score([np.empty(0, dtype=np.int64)])[0], source_rows[name], len(catalog),
+            fill=0.0,
+        )
+        for name, source in sources.items()
+        if not CANDIDATE_SOURCES[name].per_user
+    }  # fmt: skip
+    counts = _by_row(sources["popularity"], attributes, sources["popularity"].item_scores_)
+    neighbours = None
+    if isinstance(covisitation := sources.get("covisitation"), ItemCoVisitation):
+        rows = source_rows["covisitation"]
         moved = sp.csr_matrix(  # the neighbour matrix re-indexed by catalog rows
             (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(catalog), len(rows))
         )
@@ -81,9 +90,10 @@ def catalog_view(
         is_new=counts <= 0,
         new_rows=np.flatnonzero(counts <= 0),
         popularity=counts,
-        trending=recent,
+        trending=shared.get("trending"),
         model_rows=attributes.rows(model.item_ids_),
-        covisitation_rows=covisitation_rows,
+        source_rows=source_rows,
+        shared_scores=shared,
         removed=removed,
     )
 
@@ -106,14 +116,15 @@ def by_catalog_row(
     return out
 
 
-def covisitation_scores(
-    view: CatalogView, model: Recommender, requests: Sequence[Request]
+def source_scores(
+    view: CatalogView, name: str, source: Recommender, requests: Sequence[Request]
 ) -> np.ndarray:
-    """Co-visitation scores ``(n_requests, n_items)`` by catalog row."""
-    scores = model.score([model.encode_items(r.history) for r in requests])
-    rows = view.covisitation_rows
-    assert rows is not None  # set whenever the co-visitation source is
-    return by_catalog_row(scores, rows, len(view.catalog), fill=0.0)
+    """The candidate source ``name``'s scores ``(n_requests, n_items)`` by catalog row
+    (``-inf`` where it has no score)."""
+    if name in view.shared_scores:
+        return np.broadcast_to(view.shared_scores[name], (len(requests), len(view.catalog)))
+    scores = source.score([source.encode_items(r.history) for r in requests])
+    return by_catalog_row(scores, view.source_rows[name], len(view.catalog), fill=-np.inf)
 
 
 def top_items(
