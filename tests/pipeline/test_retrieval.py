@@ -139,8 +139,8 @@ def test_shared_sources_are_ranked_once_and_skip_the_history() -> None:
     is_new = np.zeros(500, dtype=bool)
     model = np.full(500, -np.inf)
     for history in (np.array([], dtype=np.int64), rng.choice(500, 40, replace=False)):
-        got = gather_candidates({"popularity": 20}, history, model, None, popularity, None,
-                                is_new, None)  # fmt: skip
+        proposals = {"model": model, "popularity": popularity}
+        got = gather_candidates({"popularity": 20}, history, proposals, is_new, None)
         free = np.setdiff1d(np.arange(500), history)
         expected = free[np.lexsort((free, -popularity[free]))][:20]
         np.testing.assert_array_equal(got.rows, expected)

@@ -90,7 +90,8 @@ def gather_candidates(
         scores, n = per_source.get(name), sizes.get(name, 0)
         if scores is None or n <= 0:
             continue
-        if name in _SHARED_SOURCES:  # the same for every request: rank once, drop the history
+        if name in CANDIDATE_SOURCES and not CANDIDATE_SOURCES[name].per_user:
+            # the same array for every request: rank once, drop the history
             ranked = _ranked_once(scores, n + len(history))
             rows = ranked[~blocked[ranked]][:n]
             source_scores[name] = {int(r): float(scores[r]) for r in rows}
@@ -107,7 +108,6 @@ def gather_candidates(
     return Candidates(merged[np.sort(first)], source_scores, text)
 
 
-_SHARED_SOURCES = ("popularity", "trending")
 _RANKED: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(scores) -> (scores, best rows)
 
 

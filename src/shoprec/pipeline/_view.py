@@ -118,13 +118,14 @@ def by_catalog_row(
 
 def source_scores(
     view: CatalogView, name: str, source: Recommender, requests: Sequence[Request]
-) -> np.ndarray:
-    """The candidate source ``name``'s scores ``(n_requests, n_items)`` by catalog row
-    (``-inf`` where it has no score)."""
+) -> list[np.ndarray]:
+    """The candidate source ``name``'s scores by catalog row (``-inf`` where it has none),
+    one ``(n_items,)`` array per request; a source that scores everyone alike gives every
+    request the same array (so its ranking is computed once)."""
     if name in view.shared_scores:
-        return np.broadcast_to(view.shared_scores[name], (len(requests), len(view.catalog)))
+        return [view.shared_scores[name]] * len(requests)
     scores = source.score([source.encode_items(r.history) for r in requests])
-    return by_catalog_row(scores, view.source_rows[name], len(view.catalog), fill=-np.inf)
+    return list(by_catalog_row(scores, view.source_rows[name], len(view.catalog), fill=-np.inf))
 
 
 def top_items(
