@@ -43,8 +43,8 @@ LAUNCH_ARGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")  # closed with this module: Playwright's sync API keeps an
+def browser() -> Iterator[Any]:  # event loop running that later asyncio.run() calls refuse
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
