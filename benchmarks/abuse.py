@@ -47,14 +47,42 @@ ATTACKS = (
     ("purchase_burst", 0.01),
 )
 NOTES = """\
-Rows: one per dataset, attack and model (`detector` rows: detection alone). precision / recall /
-fpr: the detector's flags against
-the simulated accounts (fpr = flagged real users / real users). exposure_*: share of real test
-users whose top 10 holds the target item, for the model trained on clean, attacked, and attacked
-data with flagged accounts quarantined. ndcg@10_clean / ndcg@10_filtered: the model on the clean
-data without and with the filter (its false positives removed from training); the same for every
-attack row of a dataset. `clean` rows: the detector on the untouched data. Targets: recall >= .9
-at fpr <= .01; exposure_filtered <= 1.5 x exposure_clean; ndcg@10 cost <= 1%.
+Rows: one per dataset, attack and model (`clean`/`detector`: the detector on the untouched data).
+precision / recall / fpr: the detector's flags against the simulated accounts (fpr = flagged real
+users / real users). exposure_*: share of real test users whose top 10 (history excluded) holds
+the target, for the model trained on clean, attacked, and attacked data with the flagged
+accounts' events quarantined. ndcg@10_clean / ndcg@10_filtered: the model on the clean data
+without and with the filter (its false positives' events held out); the same on every row of a
+dataset. Targets (issue 18): recall >= .9 at fpr <= .01 per attack; exposure_filtered <= 1.5 x
+exposure_clean; the filter costs <= 1% NDCG@10 on clean data.
+
+`trending` is popularity with a 30-day half-life; on order-only Beauty it is plain popularity.
+Setup: thresholds tuned on Electronics attacks simulated with seed 1 (Electronics with positions
+instead of times for the order-only test); these rows are seed 2 (other targets and profiles).
+Electronics is therefore in-sample for the thresholds; Beauty and UCI are held out. Fake
+accounts are new (all their events in the last 7 days of training; the burst in the last 24 h),
+push profiles take their sizes from the real users', click bots view 100-500 random items 1-30
+s apart, a tenth of the views on the target (bots are hired to inflate views).
+
+Measured. Electronics (tuning): every attack caught (recall .99-1.0, fpr .0015-.0039), the
+target's exposure back to its clean level (0) for both models, no NDCG cost. UCI (held out):
+click bots caught (1.0); push attacks only partly (recall .62-.68: the accounts whose profiles
+are long sessions of distinct actions; the item-level test does not fire: 41-123 accounts
+spread over a week are within what a gift shop's new customers do to an item), the burst not at
+all (its target scores 6.0 against a threshold of 7.3; UCI's own items reach 5.4); fpr .0007.
+Even so the filter undoes most of the push: trending exposure .95 -> .0009 (clean 0) and
+co-visitation within 1.28x of clean. Beauty (held out, order-only: no times, so no bursts to
+see): click bots and the purchase burst caught (recall 1.0, fpr 0), average and bandwagon
+attacks not at all (recall 0): nothing in the baskets alone separates them at 1% fpr (tried:
+co-occurrence coherence and lift of the target's neighbours, the supporters' popularity). So
+the targets are met on the tuning data and missed on the held-out data for push attacks (UCI,
+Beauty) and for the UCI burst; the NDCG cost target is met everywhere (at most 0.2%).
+
+Missing: the learned ranking stage (`ltr`, on main, `LearnedRanking(text=False)`) and
+text_sequence (1 epoch, Electronics, two attacks) were started but not finished: on this shared
+machine (load average above 20) one ltr fit took 6-8 minutes and one text_sequence epoch 25
+minutes, against 14 and 6 fits needed. Run them with `--models ltr` / `--models text_sequence
+--datasets amazon2023_electronics --attacks bandwagon@3%,purchase_burst@1% --merge`.
 """
 
 
