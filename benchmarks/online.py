@@ -350,7 +350,9 @@ def _previous_rows() -> list[Row]:
 
 
 def notes(rows: list[Row]) -> str:
-    lines = ["Measured beside other jobs on 2 shared cores (latencies are upper bounds)."]
+    load = os.getloadavg()[2]
+    lines = [f"Measured beside other jobs on 2 shared cores (15-minute load average {load:.0f} "
+             "when written); rates and latencies are lower and upper bounds."]  # fmt: skip
     imports = [r for r in rows if r.get("step") == "import" and r["run"] == "first"]
     for r in imports:
         verdict = "MET" if r["events_per_s"] >= TARGET_EPS else "NOT MET"
@@ -380,10 +382,15 @@ def notes(rows: list[Row]) -> str:
             f"(p99 {record[0]['p99_us']:.0f} us): a journal line and a queue append."
         )
     if cost:
-        extra = cost[0]["p99_extra_ms"]
+        extra, served = cost[0]["p99_extra_ms"], cost[0]["ok_rps"]
+        offered = float(str(cost[0]["load"]).split("@")[1].rstrip("/s"))
+        verdict = "MET" if extra <= TARGET_EXTRA_MS else "NOT MET"
+        if served < 0.9 * offered:  # an overloaded machine: the p99s measure the queue
+            verdict = (f"NOT MEASURED: the service answered {served:g} of {offered:g} req/s "
+                       "beside other jobs, so both p99s are queueing time")  # fmt: skip
         lines.append(f"Impression logging adds {extra:+.2f} ms to the recommend p99 "
-                     f"(target <= {TARGET_EXTRA_MS} ms: "
-                     f"{'MET' if extra <= TARGET_EXTRA_MS else 'NOT MET'}).")  # fmt: skip
+                     f"(target <= {TARGET_EXTRA_MS} ms: {verdict}).")  # fmt: skip
+
     for r in (r for r in rows if r.get("step") == "incremental"):
         met = r["speedup"] >= 3 and r["ndcg_ratio"] >= 0.95
         lines.append(
