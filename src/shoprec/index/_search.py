@@ -22,7 +22,7 @@ from shoprec.data import Catalog
 from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
 from shoprec.index._base import VectorIndex
 from shoprec.index._registry import create_index, load_index
-from shoprec.text import create_encoder, encode_texts, item_texts
+from shoprec.text import TextEncoder, create_encoder, encode_texts, item_texts
 
 __all__ = ["SemanticSearch"]
 
@@ -110,7 +110,9 @@ class SemanticSearch:
         """
         index = self._check_fitted()
         if not 0.0 <= personalization <= 1.0:
-            raise ValueError(f"personalization must be in [0, 1], got {personalization}")
+            raise ValidationError(
+                f"personalization must be in [0, 1], got {personalization}", field="personalization"
+            )
         if isinstance(queries, str):
             raise TypeError("queries must be a sequence of str; wrap one query in a list")
         query_vectors = self._queries(list(queries))
@@ -124,6 +126,10 @@ class SemanticSearch:
             )
         ids, query_scores = index.search(query_vectors, k=k * _OVERFETCH, exclude=exclude)
         return _rescore(index, ids, query_scores, users, personalization, k)
+
+    def use_query_encoder(self, encoder: TextEncoder) -> None:
+        """Encode queries with ``encoder`` (of this engine's kind), e.g. one already open."""
+        self.__dict__["_query_encoder"] = encoder
 
     def _queries(self, queries: list[str]) -> np.ndarray:
         """Query vectors (E5 embeds queries differently from items); the encoder is made once

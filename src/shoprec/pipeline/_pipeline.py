@@ -30,19 +30,18 @@ import numpy as np
 from shoprec._artifacts import reading
 from shoprec._runtime import single_blas_thread
 from shoprec.data import Catalog, Interactions
-from shoprec.exceptions import ArtifactError, NotFittedError, ValidationError
+from shoprec.exceptions import NotFittedError, ValidationError
 from shoprec.models import Recommender, create_recommender
 from shoprec.pipeline._artifact import PipelineParts, data_fingerprint, load_pipeline, save_pipeline
 from shoprec.pipeline._candidates import gather_candidates, widened
 from shoprec.pipeline._config import PipelineConfig, Recommendation, Request
 from shoprec.pipeline._retrieval import AnnRetrieval, ModelScores, model_scores, refresh_retrieval
+from shoprec.pipeline._search import CatalogSearch
 from shoprec.pipeline._sources import CANDIDATE_SOURCES
 from shoprec.pipeline._view import (
     CatalogView,
     catalog_view,
-    personalised_scores,
     source_scores,
-    top_items,
 )
 from shoprec.profiles import ItemFeatures, user_context_text
 from shoprec.ranking import LearnedRanking, Scorer, fuse_scores, score_within_budget
@@ -90,8 +89,8 @@ class Pipeline:
         self.progress = progress
         self._lock = threading.RLock()  # serialises writers and model scoring
         self._features: tuple[Catalog, ItemFeatures] | None = None
-        self._encoder: Any = None
         self._retrieval: AnnRetrieval | None = None
+        self._text_search = CatalogSearch(lambda: self.settings, self._lock)
 
     @property
     def settings(self) -> PipelineConfig:
@@ -322,43 +321,24 @@ class Pipeline:
 
     # -- search -----------------------------------------------------------------------------------
     def search(
-        self, query: str, *, history: Sequence[str] = (), k: int = 10, personalization: float = 0.3
+        self,
+        query: str,
+        *,
+        history: Sequence[str] = (),
+        interest: np.ndarray | None = None,
+        k: int = 10,
+        personalization: float = 0.3,
     ) -> list[tuple[str, float]]:
-        """Items whose text best matches ``query``, mixed with the user's interest (the mean
-        vector of their ``history``) by ``personalization``; removed items are skipped."""
-        view = self._check_fitted()
-        if not isinstance(query, str) or not query.strip():
-            raise ValidationError("query must be a non-empty string", field="query")
-        query_vector = self._query_encoder().encode_queries([query])[0]
-        with single_blas_thread():
-            scores = personalised_scores(view, query_vector, history, personalization)
-        return top_items(view, scores, k, exclude=())
+        """Items whose text best matches ``query``, personalised by the user's ``interest``
+        vector (their portrait's) or else their ``history``; see :class:`CatalogSearch`."""
+        return self._text_search.search(
+            self._check_fitted(), query, history=history, interest=interest, k=k,
+            personalization=personalization,
+        )  # fmt: skip
 
     def similar_items(self, item_id: str, *, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` items with the closest text to ``item_id`` (itself excluded)."""
-        view = self._check_fitted()
-        (row,) = view.attributes.rows([item_id])
-        if row < 0:
-            raise ValidationError(f"unknown item id {item_id!r}", field="item_id")
-        with single_blas_thread():
-            scores = view.vectors @ view.vectors[row]
-        return top_items(view, scores, k, exclude=(item_id,))
-
-    def _query_encoder(self) -> Any:
-        """The text encoder, created once (an ONNX session costs ~200 ms to open)."""
-        from shoprec.text import create_encoder
-
-        with self._lock:
-            if self._encoder is None:
-                encoder = create_encoder(self.settings.encoder)
-                width = self._check_fitted().vectors.shape[1]
-                if encoder.dim != width:  # vectors of another encoder, or a corrupt artifact
-                    raise ArtifactError(
-                        f"the item vectors (item_vectors.safetensors) are {width} wide; the "
-                        f"configured encoder {self.settings.encoder!r} gives {encoder.dim}"
-                    )
-                self._encoder = encoder
-            return self._encoder
+        return self._text_search.similar_items(self._check_fitted(), item_id, k=k)
 
     # -- catalog updates --------------------------------------------------------------------------
     def add_items(self, catalog: Catalog) -> None:

@@ -22,7 +22,7 @@ __all__ = [
     "CatalogView",
     "by_catalog_row",
     "catalog_view",
-    "personalised_scores",
+    "history_interest",
     "source_scores",
     "top_items",
 ]
@@ -142,18 +142,11 @@ def top_items(
     return [(str(view.attributes.item_ids[r]), float(scores[r])) for r in top]
 
 
-def personalised_scores(
-    view: CatalogView, query: np.ndarray, history: Sequence[str], personalization: float
-) -> np.ndarray:
-    """Text match of every item to the unit ``query`` vector, mixed by ``personalization``
-    with its match to the user's interest (the mean vector of their ``history``)."""
-    if not 0.0 <= personalization <= 1.0:
-        raise ValidationError("personalization must lie in [0, 1]", field="personalization")
-    scores = view.vectors @ query
+def history_interest(view: CatalogView, history: Sequence[str]) -> np.ndarray | None:
+    """The unit mean text vector of the known items of ``history`` (``None``: none known)."""
     rows = view.attributes.rows(history)
     rows = rows[rows >= 0]
-    if len(rows) and personalization > 0:
-        interest = view.vectors[rows].mean(axis=0)
-        interest /= max(float(np.linalg.norm(interest)), 1e-12)
-        scores = (1 - personalization) * scores + personalization * (view.vectors @ interest)
-    return scores
+    if not len(rows):
+        return None
+    interest = view.vectors[rows].mean(axis=0)
+    return interest / max(float(np.linalg.norm(interest)), 1e-12)

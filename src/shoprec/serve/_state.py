@@ -344,10 +344,13 @@ class ServingState:
     def search(
         self, query: str, *, user_id: str | None = None, k: int = 10, personalization: float = 0.3
     ) -> list[tuple[str, float]]:
-        """Items matching ``query``, personalised by the user's recent items if known."""
-        history = [e.item_id for e in self.history(user_id) if e.item_id] if user_id else []
+        """Items matching ``query``, personalised by the user's portrait (its interest vector)
+        when the user is known."""
+        interest = None
+        if user_id and any(e.item_id for e in self.history(user_id)):
+            interest = self.portrait(user_id).interest_vector()
         return self._active.pipeline.search(
-            query, history=history, k=k, personalization=personalization
+            query, interest=interest, k=k, personalization=personalization
         )
 
     def similar_items(self, item_id: str, *, k: int = 10) -> list[tuple[str, float]]:
