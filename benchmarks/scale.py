@@ -120,9 +120,8 @@ def random_content_model(catalog: Catalog, interactions: Interactions, seed: int
     return model
 
 
-def ann_pipeline(
-    shop: tuple[Catalog, Interactions, Any], threshold: int | None, root: Path, seed: int = 0
-) -> Pipeline:
+def ann_pipeline(shop: tuple[Catalog, Interactions, Any], root: Path, seed: int = 0) -> Pipeline:
+    """The pipeline over ``shop`` (saved under ``root`` once), loaded with exact scoring."""
     catalog, interactions, _ = shop
     path = root / f"pipeline-{len(catalog)}"
     if not (path / "manifest.json").is_file():
@@ -137,7 +136,7 @@ def ann_pipeline(
             "trending": Popularity(half_life_days=7.0).fit(interactions, catalog),
         }
         parts = PipelineParts(
-            config=PipelineConfig(model="content", encoder="hashing"),
+            config=PipelineConfig(model="content", encoder="hashing", ann_threshold=None),
             random_state=seed,
             components=components,
             ranker=None,
@@ -148,10 +147,15 @@ def ann_pipeline(
             removed=frozenset(),
         )
         save_pipeline(parts, path)
-    pipeline = Pipeline.load(path)
-    pipeline.config = replace(pipeline.settings, ann_threshold=threshold, ann_params={"M": 16})
-    pipeline._set_view(pipeline._view)  # build (or drop) the index for the new threshold
-    return pipeline
+    return Pipeline.load(path)
+
+
+def with_threshold(pipeline: Pipeline, threshold: int | None) -> float:
+    """Switch ``pipeline`` to exact scoring (``None``) or the index; seconds to build it."""
+    start = time.perf_counter()
+    pipeline.config = replace(pipeline.settings, ann_threshold=threshold)
+    pipeline._set_view(pipeline._view)  # builds or drops the index (no public switch)
+    return time.perf_counter() - start
 
 
 def ann_rows(sizes: list[int], root: Path, requests: int) -> list[Row]:
@@ -159,41 +163,59 @@ def ann_rows(sizes: list[int], root: Path, requests: int) -> list[Row]:
     for n_items in sizes:
         shop = scaled_shop(n_items)
         histories = shop[2]
-        exact = ann_pipeline(shop, None, root)
-        start = time.perf_counter()
-        ann = ann_pipeline(shop, 0, root)
-        build_s = time.perf_counter() - start
-        recall = retrieval_recall(exact, ann, histories[:200])
-        for mode, pipeline in (("exact", exact), ("ann", ann)):
-            before = loadavg()
-            latencies = serve_one_by_one(pipeline, histories, requests)
-            row = {
-                "items": n_items,
-                "endpoint": "recommend (in process)",
-                "retrieval": mode,
-                "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-                "p99_ms": round(float(np.percentile(latencies, 99)), 2),
-                "rps": round(1000 / float(np.mean(latencies)), 1),
-                "recall@100": 1.0 if mode == "exact" else round(recall, 4),
-                "index_build_s": None if mode == "exact" else round(build_s, 1),
-            }
-            rows.append(timed_row(row, before))
-            logger.info("%s", rows[-1])
-        del exact, ann
+        pipeline = ann_pipeline(shop, root)
+        with_threshold(pipeline, None)
+        exact_copy = model_scores_reference(pipeline, histories[:100])
+        before = loadavg()
+        latencies = serve_one_by_one(pipeline, histories, requests)
+        rows.append(timed_row(latency_row(n_items, "exact", latencies, 1.0, None), before))
+        logger.info("%s", rows[-1])
+        build_s = with_threshold(pipeline, 0)
+        recall = retrieval_recall(pipeline, exact_copy, histories[:100])
+        before = loadavg()
+        latencies = serve_one_by_one(pipeline, histories, requests)
+        rows.append(timed_row(latency_row(n_items, "ann", latencies, recall, build_s), before))
+        logger.info("%s", rows[-1])
+        del pipeline
     return rows
 
 
-def retrieval_recall(exact: Pipeline, ann: Pipeline, histories: list[list[str]]) -> float:
+def latency_row(
+    n_items: int, mode: str, latencies: np.ndarray, recall: float, build_s: float | None
+) -> Row:
+    return {
+        "items": n_items,
+        "endpoint": "recommend (in process)",
+        "retrieval": mode,
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        "rps": round(1000 / float(np.mean(latencies)), 1),
+        "recall@100": round(recall, 4),
+        "index_build_s": None if build_s is None else round(build_s, 1),
+    }
+
+
+def model_scores_reference(pipeline: Pipeline, histories: list[list[str]]) -> np.ndarray:
+    """Exact model scores of ``histories`` by catalog row, history excluded."""
+    requests = [Request(history=h) for h in histories]
+    truth = model_scores(pipeline.model_, pipeline._view, requests, retrieval=None, fetch=0)
+    scores = truth.scores
+    for i, request in enumerate(requests):
+        scores[i, pipeline._view.attributes.rows(request.history)] = -np.inf
+    return scores
+
+
+def retrieval_recall(pipeline: Pipeline, truth: np.ndarray, histories: list[list[str]]) -> float:
     """Mean share of the exact top 100 (history excluded) among the index's top 100."""
     requests = [Request(history=h) for h in histories]
-    truth = model_scores(exact.model_, exact._view, requests, retrieval=None, fetch=0).scores
-    found = model_scores(ann.model_, ann._view, requests, retrieval=ann._retrieval, fetch=100)
+    found = model_scores(
+        pipeline.model_, pipeline._view, requests, retrieval=pipeline._retrieval, fetch=100
+    )
     recalls = []
     for i, request in enumerate(requests):
-        seen = exact._view.attributes.rows(request.history)
-        reference, got = truth[i].copy(), found.scores[i].copy()
-        reference[seen] = got[seen] = -np.inf
-        best = set(np.argpartition(-reference, 100)[:100].tolist())
+        got = found.scores[i].copy()
+        got[pipeline._view.attributes.rows(request.history)] = -np.inf
+        best = set(np.argpartition(-truth[i], 100)[:100].tolist())
         retrieved = np.flatnonzero(np.isfinite(got))
         top = set(retrieved[np.argsort(-got[retrieved])[:100]].tolist())
         recalls.append(len(best & top) / 100)
@@ -363,6 +385,7 @@ def main() -> None:
     parser.add_argument("--notes", default="", help="what else ran on the machine")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     phases = args.phases.split(",")
     args.work_dir.mkdir(parents=True, exist_ok=True)
     out = Path(__file__).resolve().parent / "results" / "scale.json"
