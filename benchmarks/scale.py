@@ -150,10 +150,13 @@ def ann_pipeline(shop: tuple[Catalog, Interactions, Any], root: Path, seed: int 
     return Pipeline.load(path)
 
 
+ANN_PARAMS: dict[str, int] = {}  # --ann-params
+
+
 def with_threshold(pipeline: Pipeline, threshold: int | None) -> float:
     """Switch ``pipeline`` to exact scoring (``None``) or the index; seconds to build it."""
     start = time.perf_counter()
-    pipeline.config = replace(pipeline.settings, ann_threshold=threshold)
+    pipeline.config = replace(pipeline.settings, ann_threshold=threshold, ann_params=ANN_PARAMS)
     pipeline._set_view(pipeline._view)  # builds or drops the index (no public switch)
     return time.perf_counter() - start
 
@@ -192,6 +195,7 @@ def latency_row(
         "rps": round(1000 / float(np.mean(latencies)), 1),
         "recall@100": round(recall, 4),
         "index_build_s": None if build_s is None else round(build_s, 1),
+        "hnsw": None if build_s is None else dict(ANN_PARAMS) or "defaults (M=32, ef 200/128)",
     }
 
 
@@ -383,7 +387,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--work-dir", type=Path, default=Path.home() / ".cache/shoprec/scale")
     parser.add_argument("--notes", default="", help="what else ran on the machine")
+    parser.add_argument("--ann-params", default="", help="HNSW parameters, e.g. M=16,ef_search=256")
     args = parser.parse_args()
+    for pair in filter(None, args.ann_params.split(",")):
+        key, _, value = pair.partition("=")
+        ANN_PARAMS[key] = int(value)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     phases = args.phases.split(",")
