@@ -37,8 +37,13 @@ def run(name: str, args: argparse.Namespace) -> list[dict]:
     vectors = encode_catalog(
         catalog, create_encoder("onnx"), cache_dir=default_cache_dir() / "vectors"
     )
-    stage = LearnedRanking(max_train_users=args.train_users, ranker={"n_jobs": 1}, random_state=0)
+    # Up to 300 trees without early stopping, so the scoring time does not depend on how little
+    # the small training sample teaches (early stopping kept 50-130 in the ranking benchmark);
+    # the row's `trees` says how many LightGBM grew.
+    ranker = {"n_jobs": 1, "n_estimators": 300, "early_stopping_rounds": 300}
+    stage = LearnedRanking(max_train_users=args.train_users, ranker=ranker, random_state=0)
     stage.fit(split.train, catalog, validation=split.valid, item_embeddings=vectors)
+    stage.ranker_.best_iteration_ = stage.ranker_.booster_.current_iteration()  # score them all
     rng = np.random.default_rng(0)
     users = rng.choice(list(stage.histories_), args.requests, replace=True)
     histories = [stage.histories_[u] for u in users]
