@@ -257,6 +257,17 @@ def test_catalog_upsert_overwrites_and_delete_removes(store: EventStore) -> None
     assert catalog.item("shoe") == shoe and catalog.item("hat") == newer
 
 
+def test_removed_items_are_recorded_until_the_item_comes_back(store: EventStore) -> None:
+    """The store keeps which items were removed (a served pipeline may still hold them), across
+    reopening; an upsert brings an item back."""
+    store.upsert_items([Item("hat", "Hat"), Item("cap", "Cap")])
+    assert store.removed_items() == frozenset()
+    store.delete_items(["cap", "not-in-the-catalog"])
+    assert store.removed_items() == {"cap", "not-in-the-catalog"}
+    store.upsert_items([Item("cap", "Cap again")])
+    assert store.removed_items() == {"not-in-the-catalog"}
+
+
 def test_bad_items_and_ids_are_refused(store: EventStore) -> None:
     with pytest.raises(ValidationError) as info:
         store.upsert_items([Item("ok", "Ok"), Item("x", "X", price=-1.0)])

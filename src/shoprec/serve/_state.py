@@ -49,7 +49,7 @@ __all__ = ["ServingState"]
 
 logger = logging.getLogger(__name__)
 
-_REMOVED_DOC = RESERVED_USER_PREFIX + "removed-items"
+_REMOVED_DOC = RESERVED_USER_PREFIX + "removed-items"  # where stores of schema 1 kept them
 
 
 class ServingState:
@@ -106,8 +106,7 @@ class ServingState:
             store, portrait_config or PortraitConfig(), capacity=cache_users
         )
         self._indexes: dict[int, CatalogIndex | None] = {}  # by id of a serving pipeline
-        docs = store.load_profiles([_REMOVED_DOC])
-        self._removed: set[str] = set(json.loads(docs[_REMOVED_DOC])) if docs else set()
+        self._removed: set[str] = set(_removed_items(store))
         self.artifacts = artifacts
         self._versions = VersionHistory(keep_versions)
         self._active = self._deploy(pipeline, path)
@@ -381,10 +380,8 @@ class ServingState:
         updates = Catalog.from_items(items)  # refuses duplicate ids
         with self._admin_lock:
             written = self.store.upsert_items(items)
-            restored = self._removed & set(updates.item_ids)
-            if restored:
-                self._removed -= restored
-                self._save_removed()
+            restored = self._removed & set(updates.item_ids)  # the store forgot them too
+            self._removed -= restored
             for deployment in self._serving():
                 deployment.pipeline.add_items(updates)
                 deployment.removed -= restored
@@ -405,16 +402,12 @@ class ServingState:
             known = {i for i in item_ids if i in catalog and i not in self._removed}
             if not known:
                 raise NotFoundError("unknown item")
-            self.store.delete_items(sorted(known))
+            self.store.delete_items(sorted(known))  # recorded in the store's removed_items
             self._removed |= known
-            self._save_removed()
             for serving in self._serving():
                 serving.pipeline.remove_items(known & set(serving.pipeline.catalog.item_ids))
                 serving.removed |= known
         return len(known)
-
-    def _save_removed(self) -> None:
-        self.store.save_profiles({_REMOVED_DOC: json.dumps(sorted(self._removed))})
 
     # -- health -----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -430,3 +423,13 @@ class ServingState:
     def check_store(self) -> None:
         """Raise if the store cannot answer a query."""
         self.store.last_sequence()
+
+
+def _removed_items(store: EventStore) -> frozenset[str]:
+    """The store's removed items; a list kept the older way (as a profile document under a
+    reserved user id) moves into the store's own record first."""
+    docs = store.load_profiles([_REMOVED_DOC])
+    if docs:
+        store.delete_items(json.loads(docs[_REMOVED_DOC]))
+        store.save_profiles({_REMOVED_DOC: "[]"})
+    return store.removed_items()

@@ -32,10 +32,12 @@ from shoprec.store._records import (
     _text,
 )
 
-__all__ = ["DELETED_USERS", "AppendResult", "EventStore", "user_digest"]
+__all__ = ["DELETED_USERS", "REMOVED_ITEMS", "AppendResult", "EventStore", "user_digest"]
 
 DELETED_USERS = "deleted_user"
 """Document kind of the deletion list (one document per deleted user, keyed by digest)."""
+REMOVED_ITEMS = "removed_item"
+"""Document kind of the removed items (one per item id, until the item is upserted again)."""
 
 
 def user_digest(user_id: str) -> str:
@@ -265,16 +267,32 @@ class EventStore(OnlineRecords, ABC):
 
     # -- catalog ----------------------------------------------------------------------------------
     def upsert_items(self, items: Iterable[Item]) -> int:
-        """Insert or replace items by ``item_id`` (a later entry wins); returns items written."""
+        """Insert or replace items by ``item_id`` (a later entry wins); returns items written.
+        A removed item that comes back is no longer in :meth:`removed_items`."""
         rows = _item_rows(items)
         if rows:
             self._upsert_items(rows)
+            removed = self.removed_items()
+            for row in rows:
+                if row[0] in removed:
+                    self._delete_document(REMOVED_ITEMS, row[0])
         return len(rows)
 
     def delete_items(self, item_ids: Iterable[str]) -> int:
-        """Remove items from the catalog; returns how many existed. Their events are kept."""
+        """Remove items from the catalog and record them in :meth:`removed_items` (a served
+        pipeline that still holds them stops recommending them); returns how many existed in
+        the catalog. Their events are kept."""
         ids = _ids(item_ids, "item_id")
-        return self._delete_items(ids) if ids else 0
+        if not ids:
+            return 0
+        existed = self._delete_items(ids)
+        for item_id in ids:
+            self.put_document(REMOVED_ITEMS, item_id, {"removed_at": _now_ms()})
+        return existed
+
+    def removed_items(self) -> frozenset[str]:
+        """Items deleted through :meth:`delete_items` and not upserted since."""
+        return frozenset(key for key, _ in self._documents(REMOVED_ITEMS))
 
     def get_items(self, item_ids: Iterable[str]) -> dict[str, Item]:
         """The stored items among ``item_ids`` by id; unknown ids are left out."""
