@@ -45,11 +45,12 @@ from shoprec.serve._access import require_read
 from shoprec.serve._admission import Admission
 from shoprec.serve._artifacts_dir import ArtifactsDir
 from shoprec.serve._batching import MicroBatcher
-from shoprec.serve._dependencies import API_PREFIX
+from shoprec.serve._dependencies import API_PREFIX, single_valued_query
 from shoprec.serve._deployment import freeze_heap
 from shoprec.serve._docs import add_offline_docs
 from shoprec.serve._drift_gauges import DriftCollector
 from shoprec.serve._impressions import ImpressionLog
+from shoprec.serve._responses import answer_405_with_every_method, document_responses
 from shoprec.serve._settings import ServiceSettings
 from shoprec.serve._state import ServingState
 from shoprec.serve._telemetry import RequestMetrics, ServiceMetrics, install_redaction
@@ -168,6 +169,7 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        dependencies=[Depends(single_valued_query)],
         openapi_url="/openapi.json" if docs else None,
         docs_url=None,  # FastAPI's pages load their scripts from a CDN: see _docs
         redoc_url=None,
@@ -179,9 +181,11 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     for router in ROUTERS:
+        document_responses(router.routes)
         app.include_router(router)
     mount_dashboard(app)
     _add_error_handlers(app)
+    answer_405_with_every_method(app)
     app.add_middleware(
         Admission,
         reads=settings.max_inflight_reads,

@@ -59,10 +59,13 @@ class ArtifactsDir:
         if self.root is None:
             raise OutsideArtifactsError("the service has no artifacts directory to load from")
         given = Path(path).expanduser()
-        real = (given if given.is_absolute() else self.root / given).resolve()
+        try:
+            real = (given if given.is_absolute() else self.root / given).resolve()
+        except (OSError, RuntimeError):  # a name too long, a symlink loop: nothing to load
+            raise ArtifactError("the path cannot be resolved to a directory") from None
         if self.root not in real.parents:
             raise OutsideArtifactsError("the path is outside the service's artifacts directory")
-        if not real.is_dir():
+        if not _is_dir(real):
             relative = real.relative_to(self.root)
             raise ArtifactError(f"{relative} in the artifacts directory is not a directory")
         return real
@@ -97,6 +100,13 @@ class ArtifactsDir:
         if failure:
             raise failure[0]
         return outcome[0]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _check_tree(directory: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 
 from shoprec.pipeline import Recommendation
 from shoprec.serve._access import API_KEY_HEADER, require_admin, require_read
@@ -25,6 +26,7 @@ __all__ = [
     "require_admin",
     "require_api_key",
     "require_read",
+    "single_valued_query",
 ]
 
 API_PREFIX = "/v1"
@@ -53,3 +55,15 @@ RecommendBatcherDep = Annotated[RecommendBatcher, Depends(get_recommender)]
 
 require_api_key = require_admin
 """The admin-key dependency (kept under its older name)."""
+
+
+async def single_valued_query(request: Request) -> None:
+    """Refuse a repeated query parameter with 422: every parameter of this API takes one value,
+    and FastAPI would silently keep the last one."""
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen:
+            raise RequestValidationError(
+                [{"loc": ("query", key), "msg": "give this parameter once", "type": "value_error"}]
+            )
+        seen.add(key)

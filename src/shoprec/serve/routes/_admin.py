@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from shoprec.exceptions import ValidationError
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin
 from shoprec.serve._deployment import Deployment, freeze_heap
+from shoprec.serve._responses import ErrorResponse
 from shoprec.serve._state import ServingState
 from shoprec.serve._versions import KeptVersion
 from shoprec.serve.schemas._core import (
@@ -26,8 +27,14 @@ router = APIRouter(
 @router.post(
     "/reload",
     responses={
-        403: {"description": "The path leads outside the artifacts directory."},
-        422: {"description": "Not a pipeline directory, or a corrupt artifact (names the file)."},
+        403: {
+            "model": ErrorResponse,
+            "description": "The path leads outside the artifacts directory.",
+        },
+        422: {
+            "model": ErrorResponse,
+            "description": "Not a pipeline directory, or a corrupt artifact (names the file).",
+        },
     },
 )
 def reload(state: StateDep, request: Request, body: ReloadRequest | None = None) -> VersionResponse:
@@ -46,7 +53,12 @@ def reload(state: StateDep, request: Request, body: ReloadRequest | None = None)
 
 @router.post(
     "/rollback",
-    responses={409: {"description": "No such kept version, or its files changed since."}},
+    responses={
+        409: {
+            "model": ErrorResponse,
+            "description": "No such kept version, or its files changed since.",
+        }
+    },
 )
 def rollback(
     state: StateDep, request: Request, body: RollbackRequest | None = None

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from shoprec.exceptions import ValidationError
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin
+from shoprec.serve._responses import ErrorResponse
 from shoprec.serve._telemetry import mark_personal
 from shoprec.serve.schemas._core import BatchIngestResult, EventBatch, EventIn, IngestResult
 from shoprec.store import AppendResult, EventContext
@@ -21,7 +22,13 @@ router = APIRouter(prefix=API_PREFIX, tags=["events"], dependencies=[Depends(req
 @router.post(
     "/events",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": IngestResult, "description": "A duplicate: stored before."}},
+    responses={
+        200: {"model": IngestResult, "description": "A duplicate: stored before."},
+        409: {
+            "model": ErrorResponse,
+            "description": "The user's client_event_id was used for another event.",
+        },
+    },
 )
 def ingest_event(
     body: EventIn, state: StateDep, request: Request, response: Response
@@ -38,7 +45,15 @@ def ingest_event(
     return IngestResult(sequence=result.sequences[0], duplicate=result.duplicate[0])
 
 
-@router.post("/events/batch")
+@router.post(
+    "/events/batch",
+    responses={
+        409: {
+            "model": ErrorResponse,
+            "description": "A row reuses its user's client_event_id for another event.",
+        }
+    },
+)
 def ingest_events(body: EventBatch, state: StateDep, request: Request) -> BatchIngestResult:
     """Store a batch in one transaction: all events or, if any is invalid, none (the 422
     names the 1-based row and the field)."""

@@ -21,6 +21,7 @@ from shoprec.online import (
     stop_experiment,
 )
 from shoprec.serve._dependencies import API_PREFIX, StateDep, require_admin, require_read
+from shoprec.serve._responses import ErrorResponse
 from shoprec.serve.schemas._online import (
     ExperimentIn,
     ExperimentList,
@@ -68,7 +69,12 @@ def experiments(state: StateDep) -> ExperimentList:
     return ExperimentList(experiments=[ExperimentOut.of(e) for e in list_experiments(state.store)])
 
 
-@router.post("/admin/experiments", status_code=201, dependencies=[Depends(require_admin)])
+@router.post(
+    "/admin/experiments",
+    status_code=201,
+    dependencies=[Depends(require_admin)],
+    responses={409: {"model": ErrorResponse, "description": "Another experiment is running."}},
+)
 def start(body: ExperimentIn, state: StateDep) -> ExperimentOut:
     """Start splitting users between the variants (their pipelines are loaded and warmed up
     first; 409 while another experiment runs)."""

@@ -10,11 +10,28 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shoprec.data import DEFAULT_PLATFORM, Event, EventType, Item
 from shoprec.profiles import UserPortrait
 from shoprec.rerank import BusinessRules
+from shoprec.serve.schemas._types import (
+    JSON_INT,
+    KEYS,
+    MAX_ID_LENGTH,
+    YEAR_2000_MS,
+    CategoryName,
+    Id,
+    ItemRef,
+    Key,
+    LongText,
+    PathText,
+    QueryText,
+    ShortText,
+    StrictFloat,
+    StrictInt,
+    Timestamp,
+)
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -47,49 +64,6 @@ __all__ = [
     "UserDeleted",
     "VersionInfo",
     "VersionResponse",
-]
-
-MAX_ID_LENGTH = 256
-
-
-def _storable(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
-    return value
-
-
-_Storable = AfterValidator(_storable)
-Id = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_ID_LENGTH), _Storable]
-ItemRef = Annotated[str, Field(strict=True, max_length=MAX_ID_LENGTH), _Storable]
-ShortText = Annotated[str, Field(strict=True, max_length=1000), _Storable]
-QueryText = Annotated[str, Field(strict=True, min_length=1, max_length=1000), _Storable]
-LongText = Annotated[str, Field(strict=True, max_length=20_000), _Storable]
-CategoryName = Annotated[str, Field(strict=True, min_length=1, max_length=200), _Storable]
-PathText = Annotated[str, Field(strict=True, min_length=1, max_length=4096), _Storable]
-StrictFloat = Annotated[float, Field(strict=True)]  # ints are accepted, strings are not
-
-
-YEAR_2000_MS = 946_684_800_000
-"""Event times before 2000-01-01 are refused: they are seconds sent as milliseconds, or junk."""
-
-
-def _after_2000(value: int) -> int:
-    if value < YEAR_2000_MS:
-        hint = ""
-        if YEAR_2000_MS // 1000 <= value < YEAR_2000_MS // 10:
-            hint = f"; {value} looks like seconds: send milliseconds ({value * 1000})"
-        raise ValueError(f"timestamp {value} is before 2000-01-01 in ms since the epoch{hint}")
-    return value
-
-
-Timestamp = Annotated[
-    StrictInt,
-    Field(le=2**63 - 1, json_schema_extra={"minimum": YEAR_2000_MS}),
-    AfterValidator(_after_2000),
 ]
 
 
@@ -126,11 +100,11 @@ class EventIn(_Body):
     request_id: Id | None = Field(
         default=None, description="the recommendation response this event answers"
     )
-    position: StrictInt | None = Field(
-        default=None, ge=0, le=999, description="0-based position of the item in that list"
+    position: Annotated[int, Field(ge=0, le=999), JSON_INT] | None = Field(
+        default=None, description="0-based position of the item in that list"
     )
-    dwell_ms: StrictInt | None = Field(
-        default=None, ge=0, le=86_400_000, description="time on the item, sent when a view ends"
+    dwell_ms: Annotated[int, Field(ge=0, le=86_400_000), JSON_INT] | None = Field(
+        default=None, description="time on the item, sent when a view ends"
     )
 
     @property
@@ -271,7 +245,9 @@ class ItemFields(_Body):
     brand: ShortText = ""
     category: list[CategoryName] = Field(default_factory=list, max_length=20)
     price: StrictFloat | None = Field(default=None, ge=0)
-    attributes: dict[Id, ShortText] = Field(default_factory=dict, max_length=100)
+    attributes: dict[Key, ShortText] = Field(
+        default_factory=dict, max_length=100, json_schema_extra=KEYS
+    )
     platform: Id = DEFAULT_PLATFORM
 
     def to_item(self, item_id: str) -> Item:

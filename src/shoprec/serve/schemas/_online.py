@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from shoprec.online import Experiment, Variant, VariantComparison
 from shoprec.serve.schemas._core import Id, PathText, _Body
+
+# its own pattern (which excludes NUL): Id's pattern would replace it in the OpenAPI document
+Name = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 __all__ = [
     "ExperimentIn",
@@ -21,7 +24,7 @@ __all__ = [
 
 
 class VariantIn(_Body):
-    name: Id = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: Name
     pipeline: PathText | None = Field(
         default=None, description="pipeline directory it serves; omitted: the active one"
     )
@@ -32,7 +35,7 @@ class VariantIn(_Body):
 
 
 class ExperimentIn(_Body):
-    name: Id = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: Name
     variants: list[VariantIn] = Field(min_length=2, max_length=10)
     salt: Id | None = Field(default=None, description="assignment salt; default: random")
     description: str = Field(default="", max_length=1000)
