@@ -79,17 +79,17 @@ the targets are met on the tuning data and missed on the held-out data for push 
 Beauty) and for the UCI burst; the NDCG cost target is met everywhere (at most 0.2%).
 
 The learned ranking stage (`ltr`, `LearnedRanking(text=False)`: co-visitation, ALS, popularity
-and trending sources under LambdaRank; on Electronics only): the attacks never reach its top 10
-(exposure 0 attacked as clean), and its NDCG@10 with the filter is 8% lower (.0205 vs .0223),
-a miss of the 1% target that this run cannot separate from the fit's own variance (the
-ranker's early stopping kept 5 rounds in one fit and 26 in another on near-identical data; the
-filter removed 23 accounts, 0.15%); more seeds would tell.
+and trending sources under LambdaRank; on Electronics only): the attacks hardly reach its top
+10 (exposure at most .0009 attacked, 0 clean and filtered), and its NDCG@10 with the filter
+is 8% lower (.0205 vs .0223), a miss of the 1% target that this run cannot separate from the
+fit's own variance (the ranker's early stopping kept 5 rounds in one fit and 26 in another on
+near-identical data; the filter removed 23 accounts, 0.15%); more seeds would tell.
 
 Missing: text_sequence (1 epoch, Electronics, two attacks) was started but not finished: on this
 shared machine (load average above 20) one epoch took 25 minutes against 6 fits needed; ltr
-rows on Beauty and UCI likewise. Run them with `--models text_sequence --datasets
-amazon2023_electronics --attacks bandwagon@3%,purchase_burst@1% --merge` and `--models ltr
---merge`.
+rows on Beauty and UCI were not run for the same reason. Run them with `--models text_sequence
+--datasets amazon2023_electronics --attacks bandwagon@3%,purchase_burst@1% --merge` and
+`--models ltr --merge`.
 """
 
 
