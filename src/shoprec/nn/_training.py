@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from shoprec import metrics
+
 __all__ = [
     "EpochRecord",
     "TrainConfig",
@@ -347,7 +349,6 @@ def next_item_ndcg(
 ) -> float:
     """Mean NDCG@k of one target item per row of ``scores`` (modified: items in the row's
     history take no rank): the validation metric of the sequence models' early stopping."""
-    from shoprec import metrics
 
     for row, history in enumerate(histories):
         scores[row, history] = np.nan  # the metrics' mark for "excluded from the ranking"

@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from shoprec.data import Catalog, CleaningReport, Finding, IngestReport, Interactions
+from shoprec.data import (
+    Catalog,
+    CleaningReport,
+    Finding,
+    IngestReport,
+    Interactions,
+    inspect_events,
+)
 from shoprec.quality._detector import AbuseDetector, DetectorConfig
 
 __all__ = ["ValidationReport", "validate_data"]
@@ -155,8 +162,6 @@ def validate_data(
             report.fixes[what] = report.fixes.get(what, 0) + int(n)
         report.findings.extend(cleaning.findings)
     if not reads:
-        from shoprec.data import inspect_events
-
         report.findings.extend(inspect_events(interactions))
     report.stats = _stats(interactions, catalog)
     report.abuse = _abuse(interactions, catalog, detector, random_state)

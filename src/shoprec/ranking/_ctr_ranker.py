@@ -26,8 +26,10 @@ import numpy as np
 from shoprec._artifacts import read_manifest
 from shoprec._runtime import torch_threads
 from shoprec.exceptions import ArtifactError, NotFittedError, ParameterError
+from shoprec.metrics import auc
 from shoprec.ranking._calibration import platt_scaling, sigmoid
 from shoprec.ranking._pairs import Pairs, check_pairs, hold_out_groups
+from shoprec.text import MiniLMEncoder
 
 if TYPE_CHECKING:
     import torch
@@ -216,7 +218,6 @@ class CTRRanker:
         on the pair vectors; epochs cost almost nothing after the first pass."""
         import torch
 
-        from shoprec.metrics import auc
         from shoprec.nn import CTRHead, fit_model
 
         head = CTRHead(self.network_)
@@ -274,7 +275,6 @@ class CTRRanker:
         import torch
 
         from shoprec.nn import merged_copy
-        from shoprec.text import MiniLMEncoder
 
         model: torch.nn.Module
         if warm_start is None:
@@ -334,7 +334,6 @@ class CTRRanker:
         labels = valid[2]
         if labels.min() == labels.max():
             return 0.0  # one class only: AUC undefined, nothing to stop on
-        from shoprec.metrics import auc
 
         return auc(labels, self._logits(valid[0], valid[1]))
 

@@ -29,6 +29,7 @@ from shoprec.ranking._ltr_artifact import (
 )
 from shoprec.ranking._ltr_context import ItemContext, earlier_period
 from shoprec.ranking._ltr_features import candidate_features, feature_names
+from shoprec.text import create_encoder, default_cache_dir, encode_catalog
 
 __all__ = ["LTR_SOURCES", "LearnedRanking"]
 
@@ -299,7 +300,6 @@ class LearnedRanking(Recommender):
             return np.asarray(given, dtype=np.float32)
         if catalog is None:
             raise ValidationError("text features need a catalog (item texts) or item_embeddings")
-        from shoprec.text import create_encoder, default_cache_dir, encode_catalog
 
         encoder = create_encoder(self.text_encoder)
         vectors = encode_catalog(

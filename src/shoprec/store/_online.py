@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from shoprec.exceptions import ValidationError
-from shoprec.store._records import _integer, _text
+from shoprec.store._records import _event_frame, _integer, _text
 
 __all__ = [
     "CONTEXT_COLUMNS",
@@ -177,7 +177,6 @@ class OnlineRecords:
     def event_frame(self, *, since: int | None = None, until: int | None = None) -> pd.DataFrame:
         """Stored events with ``since <= timestamp < until`` and their ``sequence`` column,
         ordered by time then sequence."""
-        from shoprec.store._records import _event_frame
 
         rows = self._events_between(_bound(since, "since"), _bound(until, "until"))
         frame = _event_frame([row[1:] for row in rows])

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shoprec.exceptions import ArtifactError
+from shoprec.text._encoder import file_sha256
+
 __all__ = [
     "file_entries",
     "fuse_bert_graph",
@@ -59,7 +62,6 @@ def write_graphs(
 
 def file_entries(root: Path) -> dict[str, dict[str, Any]]:
     """``{name: {"sha256", "bytes"}}`` of every file in ``root``, for a manifest."""
-    from shoprec.text._encoder import file_sha256
 
     return {
         path.name: {"sha256": file_sha256(path), "bytes": path.stat().st_size}
@@ -72,8 +74,6 @@ def verify_files(
 ) -> None:
     """Raise :class:`~shoprec.exceptions.ArtifactError` unless each of ``names`` is in ``root``
     and in the manifest's ``files`` with a matching SHA-256; ``what`` names the export."""
-    from shoprec.exceptions import ArtifactError
-    from shoprec.text._encoder import file_sha256
 
     for name in names:
         entry, file = files.get(name), root / name

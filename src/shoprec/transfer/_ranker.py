@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from shoprec.data import Dataset, Split
+from shoprec.models import ItemCoVisitation
 from shoprec.ranking import CTRRanker, PairSet, validation_pairs
 from shoprec.transfer._platforms import platform_id, platform_shares
 
@@ -69,7 +70,6 @@ def platform_pairs(
     **mining
         ``n_hard`` and ``n_random`` negatives per user.
     """
-    from shoprec.models import ItemCoVisitation
 
     split = dataset.split
     if period == "test":
