@@ -70,7 +70,7 @@ class PipelineConfig:
     encoder: str = "onnx"
     rerank: RerankConfig = field(default_factory=RerankConfig)
     new_item_slots: int = 1
-    ann_threshold: int | None = 100_000
+    ann_threshold: int | None = 500_000  # exact won at 100k items, the index at 1M (scale.json)
     ann_overfetch: float = 2.0
     ann_params: dict[str, Any] = field(default_factory=dict)
     ranker_top_n: int = 50
