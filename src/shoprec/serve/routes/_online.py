@@ -56,6 +56,7 @@ def metrics_online(
         raise ValidationError(f"by must name some of {list(_GROUPS)}", field="by")
     hours = window_hours or request.app.state.settings.attribution_window_hours
     config = AttributionConfig(window_ms=int(hours * 3_600_000))
+    _store_queued_impressions(request)
     table = online_metrics(
         state.store, since=since, until=until, by=groups, config=config,
         catalog=state.active.pipeline.catalog,
@@ -106,6 +107,7 @@ def status(name: str, state: StateDep, request: Request) -> ExperimentStatus:
     """Per-variant metrics with 95% intervals, lifts and p-values against the control."""
     experiment = get_experiment(state.store, name)
     hours = request.app.state.settings.attribution_window_hours
+    _store_queued_impressions(request)
     results, daily = experiment_results(
         state.store, experiment, catalog=state.active.pipeline.catalog,
         config=AttributionConfig(window_ms=int(hours * 3_600_000)),
@@ -115,6 +117,14 @@ def status(name: str, state: StateDep, request: Request) -> ExperimentStatus:
         results=[VariantResult.of(r) for r in results],
         daily=_records(daily),
     )
+
+
+def _store_queued_impressions(request: Request) -> None:
+    """Impressions are stored in batches off the request path; metrics read what was served,
+    so the queued ones are stored first (read-your-writes for the shop team)."""
+    log = request.app.state.impressions
+    if log is not None:
+        log.flush()
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
