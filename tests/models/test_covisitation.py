@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shoprec.data import Interactions, Split, leave_one_out
-from shoprec.models import ItemCoVisitation, Popularity, Recommender, event_weights, history_matrix
+from shoprec.data import Interactions, Split, event_weights, history_matrix, leave_one_out
+from shoprec.models import ItemCoVisitation, Popularity, Recommender
 
 EXACT = {"alpha": None, "backward_weight": 0.0, "popularity_weight": 0.0}
 
@@ -195,7 +195,7 @@ def test_beats_popularity_on_a_sequential_taste_structure() -> None:
 def test_scores_equal_the_sparse_formula(random_interactions: Interactions) -> None:
     """The serving path gathers neighbour rows with numpy; it must equal
     ``history_matrix(h) @ S + prior`` (repeated items and empty histories included)."""
-    from shoprec.models import history_matrix
+    from shoprec.data import history_matrix
 
     model = ItemCoVisitation(recency_decay=0.7, popularity_weight=0.01).fit(random_interactions)
     rng = np.random.default_rng(0)

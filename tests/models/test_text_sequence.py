@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from shoprec.data import Catalog, EventContext, Interactions
+from shoprec.data import Catalog, Interactions, SequenceContext
 from shoprec.models import Recommender, TextSequence, load_recommender
 from shoprec.nn import MoEAdaptor, TextSequenceNetwork
 
@@ -180,7 +180,7 @@ def test_context_changes_scores_and_is_validated(fitted: TextSequence) -> None:
         1 + np.arange(len(events)) % 7
     )
     model = _model(use_ids=True, max_epochs=2).fit(Interactions(events), _catalog())
-    assert model.context_ == EventContext(("purchase", "view"), uses_time=True)
+    assert model.context_ == SequenceContext(("purchase", "view"), uses_time=True)
     history = model.encode_items(["g1i0", "g1i1"])
     plain = model.score_events([history])
     with_context = model.score_events(
@@ -192,7 +192,7 @@ def test_context_changes_scores_and_is_validated(fitted: TextSequence) -> None:
     assert not np.allclose(plain, with_context)
     with pytest.raises(ValueError, match="event_types"):
         model.score_events([history], event_types=[["view"]])
-    assert fitted.context_ == EventContext((), uses_time=False)  # one type, order-only
+    assert fitted.context_ == SequenceContext((), uses_time=False)  # one type, order-only
 
 
 def test_deterministic_with_random_state() -> None:

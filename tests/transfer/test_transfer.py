@@ -14,7 +14,7 @@ import torch
 from click.testing import CliRunner
 
 from shoprec.cli import main
-from shoprec.data import Catalog, Dataset, EventContext, Interactions, temporal_split
+from shoprec.data import Catalog, Dataset, Interactions, SequenceContext, temporal_split
 from shoprec.datasets import make_synthetic_shop
 from shoprec.exceptions import ArtifactError
 from shoprec.models import ADAPTOR_PARAMETERS, Recommender, TextSequence, load_recommender
@@ -209,7 +209,7 @@ def test_adapt_trains_exactly_the_intended_parameters(
 ) -> None:
     source = copy.deepcopy(pretrained.model)
     model = adapt(pretrained, target.split.train, target.catalog, mode=mode, max_epochs=2)
-    assert model.context_ == EventContext(("purchase", "view"), uses_time=True)
+    assert model.context_ == SequenceContext(("purchase", "view"), uses_time=True)
     changed = _changed(source, model)
     names = {name for name, _ in model.network_.named_parameters()} - {"item_embedding.weight"}
     adaptor_part = {name for name in names if name.startswith(ADAPTOR_PARAMETERS)}

@@ -20,8 +20,8 @@ __all__ = [
     "MIN_EPOCH_MS",
     "N_GAP_BUCKETS",
     "PAD",
-    "EventContext",
     "Example",
+    "SequenceContext",
     "gap_buckets",
     "model_inputs",
     "training_windows",
@@ -80,7 +80,7 @@ def training_windows(
 
 
 @dataclass(frozen=True)
-class EventContext:
+class SequenceContext:
     """What a sequence model reads of each event besides its item: the event types that get an
     embedding of their own (none when the training data had a single type) and whether time
     gaps are used (not for order-only positions). Learned from training data by :meth:`of`.
@@ -90,7 +90,7 @@ class EventContext:
     uses_time: bool = False
 
     @classmethod
-    def of(cls, data: EncodedInteractions) -> EventContext:
+    def of(cls, data: EncodedInteractions) -> SequenceContext:
         """The context learnable from ``data``."""
         types = sorted(set(map(str, data.event_types)))
         timed = bool(len(data.timestamps) and data.timestamps.max() >= MIN_EPOCH_MS)
@@ -121,5 +121,5 @@ class EventContext:
         return {"event_types": list(self.event_types), "uses_time": self.uses_time}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EventContext:
+    def from_dict(cls, data: dict[str, Any]) -> SequenceContext:
         return cls(tuple(map(str, data["event_types"])), bool(data["uses_time"]))

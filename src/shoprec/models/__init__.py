@@ -5,12 +5,7 @@ from __future__ import annotations
 from shoprec.models._als import ALS
 from shoprec.models._base import Recommender, VectorScoring, top_k
 from shoprec.models._content import ContentBased
-from shoprec.models._covisitation import (
-    DEFAULT_EVENT_WEIGHTS,
-    ItemCoVisitation,
-    event_weights,
-    history_matrix,
-)
+from shoprec.models._covisitation import ItemCoVisitation
 from shoprec.models._popularity import Popularity
 from shoprec.models._registry import RECOMMENDERS, create_recommender, load_recommender
 from shoprec.models._sasrec import SASRec
@@ -20,7 +15,6 @@ from shoprec.models._text_sequence import ADAPTOR_PARAMETERS, TextSequence
 __all__ = [
     "ADAPTOR_PARAMETERS",
     "ALS",
-    "DEFAULT_EVENT_WEIGHTS",
     "RECOMMENDERS",
     "ContentBased",
     "ItemCoVisitation",
@@ -31,8 +25,6 @@ __all__ = [
     "TextSequence",
     "VectorScoring",
     "create_recommender",
-    "event_weights",
-    "history_matrix",
     "load_recommender",
     "top_k",
 ]

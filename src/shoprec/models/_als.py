@@ -16,9 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from shoprec._runtime import single_blas_thread
-from shoprec.data import Catalog, EncodedInteractions
+from shoprec.data import Catalog, EncodedInteractions, event_weights, history_matrix
 from shoprec.models._base import Recommender
-from shoprec.models._covisitation import event_weights, history_matrix
 
 __all__ = ["ALS"]
 
@@ -54,7 +53,7 @@ class ALS(Recommender):
         BM25 saturation and length-normalisation parameters.
     event_weights
         Event type -> weight of one event; ``None`` uses
-        :data:`shoprec.models._covisitation.DEFAULT_EVENT_WEIGHTS`. Weights are scaled to average
+        :data:`shoprec.data.DEFAULT_EVENT_WEIGHTS`. Weights are scaled to average
         1 over the training events; histories given to :meth:`score` count 1 per event.
     random_state
         Seed of the initial factors.

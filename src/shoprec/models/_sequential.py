@@ -22,9 +22,9 @@ from shoprec.data import (
     MIN_EPOCH_MS,
     Catalog,
     EncodedInteractions,
-    EventContext,
     Example,
     Interactions,
+    SequenceContext,
 )
 from shoprec.exceptions import NotFittedError, ParameterError
 from shoprec.models._base import Recommender
@@ -172,11 +172,11 @@ class SequentialRecommender(Recommender):
     ) -> None:
         self._check_params()
         warm_start, trainable = getattr(self, "_warm", (None, "full"))
-        self.context_ = EventContext.of(data)
+        self.context_ = SequenceContext.of(data)
         if warm_start is not None and trainable == "none":  # nothing learns the target's own
             source = warm_start.context_
             real_time = not len(data.timestamps) or data.timestamps.max() >= MIN_EPOCH_MS
-            self.context_ = EventContext(source.event_types, source.uses_time and real_time)
+            self.context_ = SequenceContext(source.event_types, source.uses_time and real_time)
         self._prepare(data, catalog)
         try:
             self._train(data, validation, warm_start, trainable)
@@ -317,7 +317,9 @@ class SequentialRecommender(Recommender):
         weights = dict(state)
         meta = weights.pop(_META, None)
         self.context_ = (
-            EventContext() if meta is None else EventContext.from_dict(json.loads(bytes(meta)))
+            SequenceContext()
+            if meta is None
+            else SequenceContext.from_dict(json.loads(bytes(meta)))
         )
         self.network_ = self._network_for_state(weights)
         self.network_.load_state_dict(

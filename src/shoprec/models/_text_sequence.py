@@ -96,7 +96,7 @@ class TextSequence(SequentialRecommender):
     network_
         The trained :class:`~shoprec.nn._text_sequence_network.TextSequenceNetwork`.
     context_
-        The :class:`~shoprec.data.EventContext`: event types with their own embedding, and
+        The :class:`~shoprec.data.SequenceContext`: event types with their own embedding, and
         whether time gaps were learned.
     history_
         The :class:`~shoprec.nn._training.TrainHistory` of the last ``fit`` (not saved).
