@@ -70,7 +70,7 @@ def catalog_view(
         for name, source in sources.items()
         if not CANDIDATE_SOURCES[name].per_user
     }  # fmt: skip
-    counts = _by_row(sources["popularity"], attributes, sources["popularity"].item_scores_)
+    counts = shared["popularity"]  # training events per item: popularity's shared scores
     neighbours = None
     if isinstance(covisitation := sources.get("covisitation"), ItemCoVisitation):
         rows = source_rows["covisitation"]
@@ -96,11 +96,6 @@ def catalog_view(
         shared_scores=shared,
         removed=removed,
     )
-
-
-def _by_row(model: Recommender, attributes: ItemAttributes, values: np.ndarray) -> np.ndarray:
-    """A per-model-item array laid out by catalog rows (0 where the model has no entry)."""
-    return by_catalog_row(values, attributes.rows(model.item_ids_), len(attributes), fill=0.0)
 
 
 def by_catalog_row(
