@@ -79,6 +79,7 @@ class SASRec(SequentialRecommender):
     """
 
     name: ClassVar[str] = "sasrec"
+    supports_event_context: ClassVar[bool] = False  # IDs only: no event types or time gaps
 
     def __init__(
         self,
@@ -118,10 +119,6 @@ class SASRec(SequentialRecommender):
         super()._check_params()
         if self.loss not in _LOSSES:
             raise ParameterError(f"loss must be one of {_LOSSES}, got {self.loss!r}")
-
-    def _examples(self, data: EncodedInteractions) -> list:
-        # IDs only: event types and time gaps are not inputs of this network
-        return [(x, y, 0 * x, 0 * x) for x, y, _, _ in super()._examples(data)]
 
     def _build_network(self, data: EncodedInteractions) -> SASRecNetwork:
         return self._network(data.n_items)

@@ -172,7 +172,10 @@ class SequentialRecommender(Recommender):
     ) -> None:
         self._check_params()
         warm_start, trainable = getattr(self, "_warm", (None, "full"))
-        self.context_ = SequenceContext.of(data)
+        # a model that reads no context learns none: its windows carry zeros there
+        self.context_ = (
+            SequenceContext.of(data) if self.supports_event_context else SequenceContext()
+        )
         if warm_start is not None and trainable == "none":  # nothing learns the target's own
             source = warm_start.context_
             real_time = not len(data.timestamps) or data.timestamps.max() >= MIN_EPOCH_MS
